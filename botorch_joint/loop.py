@@ -1,0 +1,326 @@
+"""The run loop: initial design, then batches proposed by a strategy, evaluated, recorded.
+
+Data flows one way: problem -> design -> evaluation -> data -> model -> candidates ->
+evaluation -> checkpoint. The loop owns evaluation and checkpoints; strategies only
+propose points (:mod:`botorch_joint.strategies`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from botorch_joint.evaluation import Evaluator, make_evaluator
+from botorch_joint.problems.base import Evaluation, Problem
+from botorch_joint.result import (
+    Result,
+    append_journal,
+    load_checkpoint,
+    read_journal,
+    save_checkpoint,
+)
+from botorch_joint.strategies import METHODS, Strategy, make_strategy
+
+logger = logging.getLogger("botorch_joint")
+
+#: settings that must match for ``resume=True`` to continue a run
+_RESUME_KEYS = ("method", "budget", "n_initial", "batch_size", "initial_design", "seed")
+
+
+def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
+    """Initial design size: ``max(2 (d + 1), batch_size)``, at most half the budget."""
+    n = max(2 * (dim + 1), batch_size)
+    return int(max(1, min(n, budget // 2 if budget >= 2 else budget)))
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def optimize(
+    problem: Problem,
+    method: str = "c+o-ftt",
+    budget: int = 200,
+    n_initial: int | None = None,
+    batch_size: int = 20,
+    initial_design: str = "slh",
+    sensitivity: str | None = "sgrad",
+    evaluator: None | str | cf.Executor | Evaluator = None,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    *,
+    timeout: float | None = None,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+    method_options: dict[str, Any] | None = None,
+    strategy: Strategy | None = None,
+) -> Result:
+    """Optimise ``problem`` within ``budget`` true evaluations.
+
+    Args:
+        problem: the problem to optimise.
+        method: one of :data:`botorch_joint.strategies.METHODS`.
+        budget: total true evaluations, initial design included.
+        n_initial: initial design size (default :func:`default_n_initial`).
+        batch_size: evaluations per epoch after the initial design.
+        initial_design: ``"slh"``, ``"lh"``, ``"mc"`` or ``"sobol"`` (surrogate methods).
+        sensitivity: ``"sgrad"``, ``"fast"``, ``"dgsm"`` or ``None`` (surrogate methods).
+        evaluator: ``None`` (serial), ``"process"``, ``"mpi"``, any
+            ``concurrent.futures.Executor`` or an :class:`~botorch_joint.evaluation.Evaluator`.
+        run_dir: directory for the checkpoint written after every batch (and the
+            journal written after every evaluation).
+        resume: continue the checkpointed run in ``run_dir``: nothing finished is lost
+            or evaluated again; evaluations in flight at the interruption are redone.
+        seed: base seed of every random stream of the run.
+        timeout: per-evaluation time limit in seconds (pooled evaluators).
+        n_workers: pool size for ``evaluator="process"``.
+        progress: show a progress bar (default: when stderr is a terminal).
+        method_options: extra keyword arguments for the method's strategy.
+        strategy: a ready-made :class:`~botorch_joint.strategies.Strategy` (overrides
+            ``method``).
+
+    Returns:
+        The :class:`~botorch_joint.result.Result` with every evaluation.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a botorch_joint.Problem, got {type(problem).__name__}")
+    budget = _check_int("budget", budget, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    seed = _check_int("seed", seed, 0)
+    if strategy is None and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    from botorch_joint.designs import DESIGNS
+
+    if initial_design not in DESIGNS:
+        raise ValueError(
+            f"unknown initial_design {initial_design!r}; choose one of {list(DESIGNS)}"
+        )
+    if sensitivity not in (None, "sgrad", "fast", "dgsm"):
+        raise ValueError(
+            f"unknown sensitivity {sensitivity!r}; choose 'sgrad', 'fast', 'dgsm' or None"
+        )
+    if n_initial is None:
+        n_initial = default_n_initial(problem.dim, budget, batch_size)
+    n_initial = _check_int("n_initial", n_initial, 1)
+    if n_initial > budget:
+        raise ValueError(f"n_initial ({n_initial}) exceeds budget ({budget})")
+    if resume and run_dir is None:
+        raise ValueError("resume=True needs run_dir")
+    method_name = strategy.name if strategy is not None else method
+    settings = {
+        "method": method_name,
+        "budget": budget,
+        "n_initial": n_initial,
+        "batch_size": batch_size,
+        "initial_design": initial_design,
+        "sensitivity": sensitivity,
+        "seed": seed,
+    }
+
+    result, pending = _start(problem, method_name, settings, run_dir, resume)
+    if strategy is None:
+        strategy = make_strategy(
+            method,
+            problem,
+            budget=budget,
+            seed=seed,
+            initial_design=initial_design,
+            sensitivity=sensitivity,
+            batch_size=batch_size,
+            options=method_options,
+        )
+    ev = make_evaluator(evaluator, n_workers=n_workers, timeout=timeout)
+    if ev.n_workers > batch_size and len(result) >= n_initial:
+        warnings.warn(
+            f"the evaluator has {ev.n_workers} workers but batch_size is {batch_size}: "
+            f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
+            stacklevel=2,
+        )
+    bar = _progress(budget, len(result), problem.name, method_name, progress)
+    try:
+        if pending is not None:
+            _run_batch(problem, ev, result, pending, run_dir, bar)
+        while len(result) < budget:
+            epoch = int(result.epoch.max()) + 1 if len(result) else 0
+            t0 = time.perf_counter()
+            if epoch == 0:
+                X = strategy.initial(n_initial)
+                train_s = search_s = 0.0
+                info: dict[str, Any] = {}
+            else:
+                q = min(batch_size, budget - len(result))
+                prop = strategy.propose(result, q, epoch)
+                X, train_s, search_s, info = (
+                    prop.X,
+                    prop.train_seconds,
+                    prop.search_seconds,
+                    prop.info,
+                )
+                X = _top_up(problem, X, q, seed, epoch)
+            propose_s = time.perf_counter() - t0
+            X = problem.check_X(X)
+            batch = {
+                "epoch": epoch,
+                "X": X.tolist(),
+                "train_seconds": train_s,
+                "search_seconds": search_s,
+                "propose_seconds": propose_s,
+                "info": info,
+            }
+            _run_batch(problem, ev, result, batch, run_dir, bar)
+    finally:
+        bar.close()
+        if ev is not evaluator:
+            ev.close()
+    result.complete = True
+    if run_dir is not None:
+        save_checkpoint(run_dir, result)
+    return result
+
+
+def _start(
+    problem: Problem,
+    method: str,
+    settings: dict[str, Any],
+    run_dir: str | os.PathLike | None,
+    resume: bool,
+) -> tuple[Result, dict[str, Any] | None]:
+    if run_dir is None:
+        return Result.empty(problem, method, settings), None
+    ckpt = Path(run_dir) / "checkpoint.json"
+    if resume and ckpt.exists():
+        result, pending = load_checkpoint(run_dir)
+        if result.problem_name != problem.name or (
+            result.parameter_names != problem.parameter_names
+            or result.objective_names != problem.objective_names
+            or result.constraint_names != problem.constraint_names
+        ):
+            raise ValueError(
+                f"{run_dir}: checkpoint is for problem {result.problem_name!r} with different "
+                f"parameters or outputs; cannot resume {problem.name!r} there"
+            )
+        diff = {
+            k: (result.settings.get(k), settings[k])
+            for k in _RESUME_KEYS
+            if result.settings.get(k) != settings[k]
+        }
+        if diff:
+            raise ValueError(
+                f"{run_dir}: cannot resume with different settings "
+                + ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
+            )
+        result.complete = False
+        logger.info("resuming %s at %d evaluations", run_dir, len(result))
+        return result, pending
+    if ckpt.exists() and not resume:
+        raise FileExistsError(
+            f"{ckpt} exists: pass resume=True (--resume) to continue that run, "
+            "or choose another run_dir"
+        )
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    result = Result.empty(problem, method, settings)
+    save_checkpoint(run_dir, result)
+    return result, None
+
+
+def _top_up(problem: Problem, X: np.ndarray, q: int, seed: int, epoch: int) -> np.ndarray:
+    """Fill a short proposal with uniform points so the budget is always spent."""
+    X = np.asarray(X, dtype=float).reshape(-1, problem.dim)
+    if len(X) > q:
+        return X[:q]
+    if len(X) < q:
+        warnings.warn(
+            f"the method proposed {len(X)} of {q} points; filling with uniform samples",
+            stacklevel=3,
+        )
+        rng = np.random.default_rng([seed, epoch, 7919])
+        X = np.vstack([X, problem.from_unit(rng.random((q - len(X), problem.dim)))])
+    return X
+
+
+def _run_batch(
+    problem: Problem,
+    ev: Evaluator,
+    result: Result,
+    batch: dict[str, Any],
+    run_dir: str | os.PathLike | None,
+    bar: Any,
+) -> None:
+    """Evaluate one batch (skipping rows the journal already has), record it, checkpoint."""
+    epoch = int(batch["epoch"])
+    X = np.asarray(batch["X"], dtype=float).reshape(-1, problem.dim)
+    done: dict[int, Evaluation] = read_journal(run_dir, epoch) if run_dir is not None else {}
+    todo = [i for i in range(len(X)) if i not in done]
+    if run_dir is not None:
+        save_checkpoint(run_dir, result, pending=batch)
+
+    def on_result(j: int, evaluation: Evaluation) -> None:
+        i = todo[j]
+        done[i] = evaluation
+        if run_dir is not None:
+            append_journal(run_dir, epoch, i, evaluation)
+        bar.update(1)
+
+    bar.update(len(done))
+    t0 = time.perf_counter()
+    if todo:
+        ev.evaluate(problem, X[todo], on_result=on_result)
+    eval_s = time.perf_counter() - t0
+    result.append(X, [done[i] for i in range(len(X))], epoch)
+    result.timings.append(
+        {
+            "epoch": epoch,
+            "n": len(X),
+            "evaluation_seconds": eval_s,
+            "train_seconds": float(batch.get("train_seconds", 0.0)),
+            "search_seconds": float(batch.get("search_seconds", 0.0)),
+            "propose_seconds": float(batch.get("propose_seconds", 0.0)),
+        }
+    )
+    if run_dir is not None:
+        save_checkpoint(run_dir, result)
+    feas = result.feasible
+    bar.set_postfix(epoch=epoch, feasible=f"{feas.mean():.0%}" if len(feas) else "-")
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, initial: int, problem: str, method: str, show: bool | None) -> Any:
+    import sys
+
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=f"{problem} [{method}]",
+        unit="eval",
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
+def hypervolume_of(result: Result) -> float:
+    """Final hypervolume of ``result``'s feasible points (NaN without a reference point)."""
+    if result.ref_point is None or len(result) == 0:
+        return math.nan
+    return float(result.hypervolume_history()[-1])
