@@ -90,7 +90,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.evaluator == "mpi":
         from botorch_joint.parallel.mpi import run_on_mpi
 
-        return run_on_mpi(lambda ev: _optimize_and_report(args, problem, run_dir, ev))
+        return run_on_mpi(
+            lambda ev: _optimize_and_report(args, problem, run_dir, ev),
+            n_workers=args.workers,
+            timeout=args.timeout,
+        )
     return _optimize_and_report(args, problem, run_dir, args.evaluator)
 
 

@@ -1,18 +1,40 @@
 """Evaluators: how a batch of parameter vectors becomes simulator results.
 
-One small interface, :class:`Evaluator`, with a serial backend and one that wraps any
-``concurrent.futures.Executor`` (local processes, MPI, a user's own pool). Evaluators
-never raise for a failed simulation: failures come back as failed
-:class:`~botorch_joint.problems.Evaluation` objects with the message kept.
+One small interface, :class:`Evaluator`, with three backends:
+
+* :class:`SerialEvaluator` evaluates in this process;
+* :class:`ProcessEvaluator` runs a pool of local worker processes that it supervises
+  itself, so that a worker that hangs past the timeout is killed and a worker that dies
+  (``os._exit``, a segfault) is replaced, failing only the evaluation it was running;
+* :class:`ExecutorEvaluator` wraps any ``concurrent.futures.Executor`` (``mpi4py.futures``
+  pools, a user's own pool); :class:`botorch_joint.parallel.mpi.MPIEvaluator` builds on it.
+
+Evaluators never raise for a failed simulation: an exception, a timeout, a dead worker
+or a non-finite objective comes back as a failed
+:class:`~botorch_joint.problems.Evaluation` with its message kept.
+
+Timeouts are enforced twice. Inside the worker a ``SIGALRM`` timer interrupts a
+simulation stuck in Python code (``time.sleep``, a Python loop) so that the worker
+reports the timeout itself and stays usable. If the worker does not answer within a
+grace period after that (a simulation stuck in C code, or one that swallows the
+exception), the supervising side gives up on it: :class:`ProcessEvaluator` kills and
+replaces the worker; :class:`ExecutorEvaluator` records the failure and stops counting
+that worker as free until it returns.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
+import contextlib
 import os
+import pickle
+import signal
+import threading
 import time
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -22,15 +44,102 @@ from botorch_joint.problems.base import Evaluation, Problem
 OnResult = Callable[[int, Evaluation], None]
 
 
-class Evaluator(ABC):
-    """Evaluates batches of points of a :class:`Problem`."""
+class EvaluationTimeout(TimeoutError):
+    """Raised inside a simulation that ran past the per-evaluation time limit."""
 
-    #: how many evaluations can run at once
+
+# ----------------------------------------------------------------- helpers
+def failed_evaluation(problem: Problem, message: str, seconds: float = 0.0) -> Evaluation:
+    """A failed :class:`Evaluation` for ``problem`` (NaN objectives and constraints)."""
+    return Evaluation(
+        np.full(problem.num_objectives, np.nan),
+        np.full(problem.num_constraints, np.nan),
+        True,
+        message,
+        float(seconds),
+    )
+
+
+def _timeout_message(timeout: float) -> str:
+    return f"EvaluationTimeout: evaluation exceeded the time limit of {timeout:g} s"
+
+
+def default_grace(timeout: float) -> float:
+    """Seconds to wait past ``timeout`` before a worker that has not answered is given up."""
+    return max(1.0, 0.25 * timeout)
+
+
+def _alarm_usable() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise :class:`EvaluationTimeout` in this (main) thread after ``seconds``."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise EvaluationTimeout(f"evaluation exceeded the time limit of {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def evaluate_point(problem: Problem, x: np.ndarray, timeout: float | None = None) -> Evaluation:
+    """Evaluate one ``(d,)`` point, failing it if it runs past ``timeout`` seconds.
+
+    This is the task a worker runs. The time limit uses ``SIGALRM`` and so applies only
+    in a process's main thread (worker processes and MPI ranks run tasks there); elsewhere
+    the limit is left to the supervising evaluator.
+    """
+    if timeout is None or not _alarm_usable():
+        return problem.evaluate_point(x)
+    t0 = time.perf_counter()
+    ev: Evaluation | None = None
+    try:
+        with _alarm(timeout):
+            ev = problem.evaluate_point(x)
+    except EvaluationTimeout:
+        pass  # fired between the simulation's return and the timer's cancellation
+    if ev is None:
+        ev = failed_evaluation(problem, _timeout_message(timeout), time.perf_counter() - t0)
+    return ev
+
+
+def _check_picklable(problem: Problem) -> bytes:
+    try:
+        return pickle.dumps(problem)
+    except Exception as exc:
+        raise TypeError(
+            f"problem {problem.name!r} cannot be sent to worker processes ({exc}); define "
+            "its evaluate function at the top level of an importable module (not a lambda "
+            "or a nested function), or use the serial evaluator"
+        ) from exc
+
+
+# --------------------------------------------------------------- interface
+class Evaluator(ABC):
+    """Evaluates batches of points of a :class:`Problem`.
+
+    Attributes:
+        n_workers: how many evaluations can run at once.
+        timeout: per-evaluation time limit in seconds (``None``: no limit).
+    """
+
     n_workers: int = 1
+    timeout: float | None = None
 
     @abstractmethod
     def evaluate(
-        self, problem: Problem, X: np.ndarray, on_result: OnResult | None = None
+        self,
+        problem: Problem,
+        X: np.ndarray,
+        on_result: OnResult | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> list[Evaluation]:
         """Evaluate the ``(n, d)`` points ``X``.
 
@@ -38,7 +147,11 @@ class Evaluator(ABC):
             problem: the problem to evaluate.
             X: ``(n, d)`` points in the problem's units.
             on_result: called as ``on_result(i, evaluation)`` as soon as row ``i`` is done
-                (in completion order), so callers can checkpoint finished work.
+                (in completion order, exactly once per row), so callers can checkpoint
+                finished work.
+            on_started: called once, in the calling thread, after the first points are
+                handed to the workers and before any ``on_result``: callers use it to
+                checkpoint while the workers compute.
 
         Returns:
             ``n`` evaluations in the order of ``X``.
@@ -55,15 +168,36 @@ class Evaluator(ABC):
 
 
 class SerialEvaluator(Evaluator):
-    """Evaluates in this process, using the problem's vectorised path when it has one."""
+    """Evaluates in this process, using the problem's vectorised path when it has one.
+
+    Args:
+        timeout: per-evaluation time limit in seconds, enforced with ``SIGALRM`` (main
+            thread only). With a limit, points are evaluated one at a time even if the
+            problem has ``batch_evaluate``.
+    """
 
     n_workers = 1
 
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        if timeout is not None and not _alarm_usable():
+            warnings.warn(
+                "the serial evaluator can only enforce timeout= in the main thread; "
+                "evaluations will run without a time limit",
+                stacklevel=2,
+            )
+
     def evaluate(
-        self, problem: Problem, X: np.ndarray, on_result: OnResult | None = None
+        self,
+        problem: Problem,
+        X: np.ndarray,
+        on_result: OnResult | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> list[Evaluation]:
         X = problem.check_X(X)
-        if problem.has_batch_evaluate:
+        if on_started is not None:
+            on_started()
+        if problem.has_batch_evaluate and self.timeout is None:
             out = problem.evaluate_batch(X)
             if on_result is not None:
                 for i, ev in enumerate(out):
@@ -71,95 +205,432 @@ class SerialEvaluator(Evaluator):
             return out
         out = []
         for i, x in enumerate(X):
-            ev = problem.evaluate_point(x)
+            ev = evaluate_point(problem, x, self.timeout)
             out.append(ev)
             if on_result is not None:
                 on_result(i, ev)
         return out
 
 
-def _evaluate_one(problem: Problem, x: np.ndarray) -> Evaluation:
-    return problem.evaluate_point(x)
+# ------------------------------------------------------------ process pool
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (a killed batch job)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: orphans exit at their next receive instead
+        pass
 
 
-def _failed(problem: Problem, message: str, seconds: float = 0.0) -> Evaluation:
-    return Evaluation(
-        np.full(problem.num_objectives, np.nan),
-        np.full(problem.num_constraints, np.nan),
-        True,
-        message,
-        seconds,
-    )
+def _worker_main(conn: Any, parent_pid: int) -> None:
+    """A :class:`ProcessEvaluator` worker: load problems, evaluate points, report back."""
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    problem: Problem | None = None
+    load_error: str | None = None
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = msg[0]
+        if kind == "problem":
+            try:
+                problem, load_error = pickle.loads(msg[1]), None
+            except Exception as exc:
+                problem, load_error = None, f"{type(exc).__name__}: {exc}"
+        elif kind == "task":
+            _, i, x, timeout = msg
+            if problem is None:
+                conn.send(("error", i, f"the worker could not load the problem: {load_error}"))
+                continue
+            conn.send(("start", i, None))
+            conn.send(("result", i, evaluate_point(problem, x, timeout)))
+        else:
+            return
 
 
-class ExecutorEvaluator(Evaluator):
-    """Evaluates each point as one task on a ``concurrent.futures.Executor``.
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True)
+        self.process.start()
+        child.close()
+        self.problem_token: int | None = None
+        self.task: int | None = None
+        self.started: float | None = None  # when the current evaluation began
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            with contextlib.suppress(Exception):
+                self.conn.send(("stop",))
+            self.process.join(timeout=2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5.0)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+class ProcessEvaluator(Evaluator):
+    """A pool of local worker processes, supervised point by point.
+
+    Each worker evaluates one point at a time. A worker that runs past
+    ``timeout + grace`` is killed and replaced; a worker that dies is replaced; in both
+    cases only the point it was running fails. Workers live across batches and die with
+    this process.
 
     Args:
-        executor: any executor (process pool, ``mpi4py.futures`` pool, a user's own).
-        n_workers: how many tasks it runs at once (read from the executor if omitted).
-        timeout: per-evaluation wall-time limit in seconds; an evaluation still running
-            then becomes a failed evaluation. ``None`` waits forever.
-        owns_executor: shut the executor down in :meth:`close`.
+        n_workers: pool size (default: the number of CPUs).
+        timeout: per-evaluation time limit in seconds (``None``: no limit).
+        grace: extra seconds a worker gets to report its own timeout before it is
+            killed (default :func:`default_grace`).
+        start_method: ``multiprocessing`` start method; ``"spawn"`` (the default) is
+            safe with threads and torch.
     """
 
     def __init__(
         self,
-        executor: cf.Executor,
+        n_workers: int | None = None,
+        timeout: float | None = None,
+        grace: float | None = None,
+        start_method: str = "spawn",
+    ) -> None:
+        import multiprocessing as mp
+
+        n = int(n_workers or os.cpu_count() or 1)
+        if n < 1:
+            raise ValueError(f"n_workers must be >= 1, got {n_workers!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.n_workers = n
+        self.timeout = timeout
+        self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
+        self._ctx = mp.get_context(start_method)
+        self._workers: list[_Worker] = []
+        self._token = 0
+        self.replaced = 0  # workers killed or found dead, for diagnostics
+
+    def _idle_worker(self) -> _Worker:
+        for w in list(self._workers):
+            if w.task is None:
+                if w.process.is_alive():
+                    return w
+                self._retire(w, kill=True)  # died between batches
+        w = _Worker(self._ctx)
+        self._workers.append(w)
+        return w
+
+    def _retire(self, w: _Worker, kill: bool) -> None:
+        self._workers.remove(w)
+        self.replaced += 1
+        w.stop(kill=kill)
+
+    def evaluate(
+        self,
+        problem: Problem,
+        X: np.ndarray,
+        on_result: OnResult | None = None,
+        on_started: Callable[[], None] | None = None,
+    ) -> list[Evaluation]:
+        from multiprocessing.connection import wait
+
+        X = problem.check_X(X)
+        payload = _check_picklable(problem)
+        self._token += 1
+        token = self._token
+        out: list[Evaluation | None] = [None] * len(X)
+        queue = collections.deque(range(len(X)))
+        busy: list[_Worker] = []
+
+        def record(i: int, ev: Evaluation) -> None:
+            out[i] = ev
+            if on_result is not None:
+                on_result(i, ev)
+
+        try:
+            while queue or busy:
+                while queue and len(busy) < self.n_workers:
+                    w = self._idle_worker()
+                    i = queue.popleft()
+                    try:
+                        if w.problem_token != token:
+                            w.conn.send(("problem", payload))
+                            w.problem_token = token
+                        w.conn.send(("task", i, X[i], self.timeout))
+                    except (BrokenPipeError, OSError):
+                        # died while idle: replace it and try again
+                        queue.appendleft(i)
+                        self._retire(w, kill=True)
+                        continue
+                    w.task, w.started = i, None
+                    busy.append(w)
+                if on_started is not None:
+                    on_started()
+                    on_started = None
+                wait_s = None
+                started = [w.started for w in busy if w.started is not None]
+                if self.timeout is not None and started:
+                    limit = self.timeout + self.grace
+                    wait_s = max(0.0, min(started) + limit - time.monotonic())
+                handles = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+                ready = set(wait(handles, timeout=wait_s))
+                for w in list(busy):
+                    if w.conn in ready or w.process.sentinel in ready:
+                        self._collect(w, busy, problem, record)
+                    now = time.monotonic()
+                    if (
+                        w in busy
+                        and self.timeout is not None
+                        and w.started is not None
+                        and now - w.started >= self.timeout + self.grace
+                    ):
+                        i = w.task
+                        assert i is not None
+                        busy.remove(w)
+                        self._retire(w, kill=True)
+                        msg = _timeout_message(self.timeout)
+                        record(i, failed_evaluation(problem, msg, now - w.started))
+        except BaseException:
+            # An interrupted batch leaves workers mid-task: do not reuse them.
+            for w in busy:
+                self._retire(w, kill=True)
+            raise
+        return [ev for ev in out if ev is not None]
+
+    def _collect(
+        self,
+        w: _Worker,
+        busy: list[_Worker],
+        problem: Problem,
+        record: Callable[[int, Evaluation], None],
+    ) -> None:
+        """Read what worker ``w`` sent; handle its result or its death."""
+        i = w.task
+        assert i is not None
+        try:
+            while w.conn.poll():
+                kind, j, value = w.conn.recv()
+                if kind == "start":
+                    # time the evaluation from its start, not from the worker's boot
+                    w.started = time.monotonic()
+                elif kind == "error":
+                    raise RuntimeError(
+                        f"{value}. Define the problem's functions in a module the worker "
+                        "processes can import (those defined in a notebook or with "
+                        "`python -c` cannot be), or use the serial evaluator"
+                    )
+                else:
+                    busy.remove(w)
+                    w.task = None
+                    record(j, value)
+                    return
+        except (EOFError, OSError):
+            pass
+        if w.process.is_alive():
+            return
+        w.process.join(timeout=5.0)
+        busy.remove(w)
+        self._retire(w, kill=True)
+        seconds = 0.0 if w.started is None else time.monotonic() - w.started
+        record(
+            i,
+            failed_evaluation(
+                problem,
+                "WorkerDied: the worker process died while evaluating this point "
+                f"({_describe_exit(w.process.exitcode)})",
+                seconds,
+            ),
+        )
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.stop()
+        self._workers = []
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            for w in self._workers:
+                w.stop(kill=True)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+# ---------------------------------------------------------- any executor
+class ExecutorEvaluator(Evaluator):
+    """Evaluates each point as one task on a ``concurrent.futures.Executor``.
+
+    At most ``n_workers`` tasks are in flight at once, so a task starts when it is
+    submitted and its time limit is measured from then. A task past ``timeout + grace``
+    is recorded as failed and its worker is not counted as free until it returns (an
+    executor cannot kill a running task; the worker-side limit of
+    :func:`evaluate_point` normally ends it at ``timeout``).
+
+    Args:
+        executor: any executor (``mpi4py.futures`` pool, a user's own pool). Optional
+            when ``factory`` is given.
+        n_workers: how many tasks it runs at once (read from the executor if omitted).
+        timeout: per-evaluation wall-time limit in seconds; ``None`` waits forever.
+        owns_executor: shut the executor down in :meth:`close`.
+        factory: ``factory() -> Executor``; if given, an executor that breaks (e.g. a
+            ``ProcessPoolExecutor`` whose worker died) is replaced by a new one and the
+            run continues. Without it a broken executor raises ``RuntimeError``.
+        grace: extra seconds before a task past ``timeout`` is given up
+            (default :func:`default_grace`).
+    """
+
+    def __init__(
+        self,
+        executor: cf.Executor | None = None,
         n_workers: int | None = None,
         timeout: float | None = None,
         owns_executor: bool = False,
+        factory: Callable[[], cf.Executor] | None = None,
+        grace: float | None = None,
     ) -> None:
+        if executor is None:
+            if factory is None:
+                raise ValueError("give an executor or a factory")
+            executor, owns_executor = factory(), True
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.executor = executor
         self.n_workers = int(
             n_workers or getattr(executor, "_max_workers", 0) or os.cpu_count() or 1
         )
         self.timeout = timeout
+        self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
         self.owns_executor = owns_executor
+        self.factory = factory
+        # tasks given up after a timeout that still hold a worker
+        self._stuck: set[cf.Future[Any]] = set()
+
+    def _renew(self, exc: BaseException) -> None:
+        if self.factory is None:
+            raise RuntimeError(
+                f"the executor is broken ({type(exc).__name__}: {exc}) and cannot run more "
+                "evaluations; pass factory= to ExecutorEvaluator so it can be replaced, or "
+                "use evaluator='process', which replaces dead workers. Finished evaluations "
+                "are in the run directory: continue with resume=True"
+            ) from exc
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self.factory()
+        self.owns_executor = True
+        self._stuck.clear()
 
     def evaluate(
-        self, problem: Problem, X: np.ndarray, on_result: OnResult | None = None
+        self,
+        problem: Problem,
+        X: np.ndarray,
+        on_result: OnResult | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> list[Evaluation]:
         X = problem.check_X(X)
         out: list[Evaluation | None] = [None] * len(X)
-        start: dict[cf.Future[Any], float] = {}
-        index: dict[cf.Future[Any], int] = {}
-        for i, x in enumerate(X):
-            fut = self.executor.submit(_evaluate_one, problem, x)
-            index[fut] = i
-            start[fut] = time.monotonic()
-        pending = set(index)
-        while pending:
-            wait = None
-            if self.timeout is not None:
+        queue = collections.deque(range(len(X)))
+        running: dict[cf.Future[Any], tuple[int, float]] = {}
+        limit = None if self.timeout is None else self.timeout + self.grace
+
+        def record(i: int, ev: Evaluation) -> None:
+            out[i] = ev
+            if on_result is not None:
+                on_result(i, ev)
+
+        while queue or running:
+            self._stuck = {f for f in self._stuck if not f.done()}
+            while queue and len(running) + len(self._stuck) < self.n_workers:
+                i = queue.popleft()
+                try:
+                    fut = self.executor.submit(evaluate_point, problem, X[i], self.timeout)
+                except (cf.BrokenExecutor, RuntimeError) as exc:
+                    queue.appendleft(i)
+                    self._renew(exc)
+                    continue
+                running[fut] = (i, time.monotonic())
+            if on_started is not None:
+                on_started()
+                on_started = None
+            if not running:
+                # Every worker is stuck in an evaluation given up after its timeout.
+                assert limit is not None
+                done, _ = cf.wait(self._stuck, timeout=limit, return_when=cf.FIRST_COMPLETED)
+                if not done:
+                    msg = (
+                        f"NoFreeWorker: all {self.n_workers} workers are still running "
+                        "evaluations that exceeded the time limit"
+                    )
+                    while queue:
+                        record(queue.popleft(), failed_evaluation(problem, msg))
+                continue
+            wait_s = None
+            if limit is not None:
                 now = time.monotonic()
-                wait = max(0.0, min(start[f] + self.timeout - now for f in pending))
-            done, pending = cf.wait(pending, timeout=wait, return_when=cf.FIRST_COMPLETED)
+                wait_s = max(0.0, min(t + limit - now for _, t in running.values()))
+            done, _ = cf.wait(running, timeout=wait_s, return_when=cf.FIRST_COMPLETED)
+            broken: BaseException | None = None
             for fut in done:
-                i = index[fut]
+                i, t0 = running.pop(fut)
                 try:
                     ev = fut.result()
-                except Exception as exc:  # a dead worker or an unpicklable result
-                    ev = _failed(problem, f"{type(exc).__name__}: {exc}")
-                out[i] = ev
-                if on_result is not None:
-                    on_result(i, ev)
-            if self.timeout is not None:
-                now = time.monotonic()
-                for fut in [f for f in pending if now - start[f] >= self.timeout]:
-                    fut.cancel()
-                    pending.discard(fut)
-                    i = index[fut]
-                    out[i] = _failed(
-                        problem, f"TimeoutError: evaluation exceeded {self.timeout} s", self.timeout
+                except cf.BrokenExecutor as exc:  # a worker died: this point is lost
+                    broken = exc
+                    ev = failed_evaluation(
+                        problem,
+                        f"WorkerDied: {type(exc).__name__}: {exc}",
+                        time.monotonic() - t0,
                     )
-                    if on_result is not None:
-                        on_result(i, out[i])
+                except Exception as exc:  # e.g. an unpicklable result
+                    ev = failed_evaluation(
+                        problem, f"{type(exc).__name__}: {exc}", time.monotonic() - t0
+                    )
+                record(i, ev)
+            if limit is not None:
+                now = time.monotonic()
+                for fut, (i, t0) in list(running.items()):
+                    if now - t0 >= limit:
+                        del running[fut]
+                        if not fut.cancel():
+                            self._stuck.add(fut)
+                        record(
+                            i, failed_evaluation(problem, _timeout_message(self.timeout), now - t0)
+                        )
+            if broken is not None and not running:
+                self._renew(broken)
         return [ev for ev in out if ev is not None]
 
     def close(self) -> None:
         if self.owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def run_evaluator(
+    ev: Evaluator,
+    problem: Problem,
+    X: np.ndarray,
+    on_result: OnResult | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> list[Evaluation]:
+    """``ev.evaluate(...)``, also for evaluators written before ``on_started`` existed."""
+    import inspect
+
+    if on_started is None or "on_started" in inspect.signature(ev.evaluate).parameters:
+        return ev.evaluate(problem, X, on_result=on_result, on_started=on_started)
+    on_started()
+    return ev.evaluate(problem, X, on_result=on_result)
 
 
 def make_evaluator(
@@ -170,28 +641,32 @@ def make_evaluator(
     """Build an evaluator from ``evaluator=`` as accepted by :func:`botorch_joint.optimize`.
 
     Args:
-        spec: ``None`` or ``"serial"``; ``"process"`` (a local process pool); ``"mpi"``
-            (an ``mpi4py.futures`` pool); any ``concurrent.futures.Executor``; or an
-            :class:`Evaluator`.
-        n_workers: pool size for ``"process"``.
-        timeout: per-evaluation time limit in seconds for pooled evaluators.
+        spec: ``None`` or ``"serial"``; ``"process"`` (a supervised local process pool,
+            :class:`ProcessEvaluator`); ``"mpi"`` (an ``mpi4py.futures`` pool,
+            :class:`~botorch_joint.parallel.mpi.MPIEvaluator`); any
+            ``concurrent.futures.Executor``; or an :class:`Evaluator` (used as is, with
+            its own timeout).
+        n_workers: pool size for ``"process"`` and ``"mpi"`` (spawned workers).
+        timeout: per-evaluation time limit in seconds.
     """
-    if spec is None or spec == "serial":
-        return SerialEvaluator()
+    if spec is None or (isinstance(spec, str) and spec == "serial"):
+        return SerialEvaluator(timeout=timeout)
     if isinstance(spec, Evaluator):
+        if timeout is not None and spec.timeout != timeout:
+            warnings.warn(
+                f"timeout={timeout} is ignored for a ready-made {type(spec).__name__}, "
+                f"which has timeout={spec.timeout}; set the timeout on the evaluator",
+                stacklevel=3,
+            )
         return spec
     if isinstance(spec, cf.Executor):
         return ExecutorEvaluator(spec, n_workers=n_workers, timeout=timeout)
-    if spec == "process":
-        import multiprocessing as mp
-
-        n = n_workers or os.cpu_count() or 1
-        pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
-        return ExecutorEvaluator(pool, n_workers=n, timeout=timeout, owns_executor=True)
-    if spec == "mpi":
+    if isinstance(spec, str) and spec == "process":
+        return ProcessEvaluator(n_workers=n_workers, timeout=timeout)
+    if isinstance(spec, str) and spec == "mpi":
         from botorch_joint.parallel.mpi import MPIEvaluator
 
-        return MPIEvaluator(timeout=timeout)
+        return MPIEvaluator(n_workers=n_workers, timeout=timeout)
     raise ValueError(
         f"unknown evaluator {spec!r}; use None, 'serial', 'process', 'mpi', "
         "a concurrent.futures.Executor or an Evaluator"

@@ -8,6 +8,7 @@ propose points (:mod:`botorch_joint.strategies`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import inspect
 import logging
 import math
 import os
@@ -18,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from botorch_joint.evaluation import Evaluator, make_evaluator
+from botorch_joint.evaluation import Evaluator, make_evaluator, run_evaluator
 from botorch_joint.problems.base import Evaluation, Problem
 from botorch_joint.result import (
+    JOURNAL,
     Result,
     append_journal,
     load_checkpoint,
@@ -78,8 +80,8 @@ def optimize(
         sensitivity: ``"sgrad"``, ``"fast"``, ``"dgsm"`` or ``None`` (surrogate methods).
         evaluator: ``None`` (serial), ``"process"``, ``"mpi"``, any
             ``concurrent.futures.Executor`` or an :class:`~botorch_joint.evaluation.Evaluator`.
-        run_dir: directory for the checkpoint written after every batch (and the
-            journal written after every evaluation).
+        run_dir: directory for the checkpoint (rewritten as each batch starts, with
+            every earlier evaluation) and the journal (appended after every evaluation).
         resume: continue the checkpointed run in ``run_dir``: nothing finished is lost
             or evaluated again; evaluations in flight at the interruption are redone.
         seed: base seed of every random stream of the run.
@@ -95,6 +97,15 @@ def optimize(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a botorch_joint.Problem, got {type(problem).__name__}")
+    if isinstance(evaluator, str) and evaluator == "mpi":
+        from botorch_joint.parallel.mpi import mpi_world_size, run_on_mpi
+
+        if mpi_world_size() > 1:
+            # Under mpiexec every rank makes this call: rank 0 runs the loop, the others
+            # evaluate, and every rank returns rank 0's result.
+            given = dict(locals())
+            kwargs = {k: given[k] for k in _OPTIMIZE_ARGS if k != "evaluator"}
+            return run_on_mpi(lambda ev: optimize(evaluator=ev, **kwargs), timeout=timeout)
     budget = _check_int("budget", budget, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     seed = _check_int("seed", seed, 0)
@@ -141,7 +152,7 @@ def optimize(
             options=method_options,
         )
     ev = make_evaluator(evaluator, n_workers=n_workers, timeout=timeout)
-    if ev.n_workers > batch_size and len(result) >= n_initial:
+    if ev.n_workers > batch_size and budget > max(n_initial, len(result)):
         warnings.warn(
             f"the evaluator has {ev.n_workers} workers but batch_size is {batch_size}: "
             f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
@@ -257,13 +268,24 @@ def _run_batch(
     run_dir: str | os.PathLike | None,
     bar: Any,
 ) -> None:
-    """Evaluate one batch (skipping rows the journal already has), record it, checkpoint."""
+    """Evaluate one batch (skipping rows the journal already has) and record it.
+
+    The checkpoint is written once per batch, while the workers compute: it holds every
+    earlier batch and this one as pending. Until the next batch's checkpoint, this
+    batch's evaluations live in the journal, so a kill at any moment loses none.
+    """
     epoch = int(batch["epoch"])
     X = np.asarray(batch["X"], dtype=float).reshape(-1, problem.dim)
     done: dict[int, Evaluation] = read_journal(run_dir, epoch) if run_dir is not None else {}
     todo = [i for i in range(len(X)) if i not in done]
-    if run_dir is not None:
+
+    def checkpoint() -> None:
+        # A resumed batch with journaled results is already the checkpoint's pending one.
+        if run_dir is None or done:
+            return
         save_checkpoint(run_dir, result, pending=batch)
+        # earlier batches are in the checkpoint now; this batch has not journaled yet
+        (Path(run_dir) / JOURNAL).unlink(missing_ok=True)
 
     def on_result(j: int, evaluation: Evaluation) -> None:
         i = todo[j]
@@ -275,7 +297,7 @@ def _run_batch(
     bar.update(len(done))
     t0 = time.perf_counter()
     if todo:
-        ev.evaluate(problem, X[todo], on_result=on_result)
+        run_evaluator(ev, problem, X[todo], on_result=on_result, on_started=checkpoint)
     eval_s = time.perf_counter() - t0
     result.append(X, [done[i] for i in range(len(X))], epoch)
     result.timings.append(
@@ -288,8 +310,6 @@ def _run_batch(
             "propose_seconds": float(batch.get("propose_seconds", 0.0)),
         }
     )
-    if run_dir is not None:
-        save_checkpoint(run_dir, result)
     feas = result.feasible
     bar.set_postfix(epoch=epoch, feasible=f"{feas.mean():.0%}" if len(feas) else "-")
 
@@ -317,6 +337,10 @@ def _progress(total: int, initial: int, problem: str, method: str, show: bool | 
         dynamic_ncols=True,
         mininterval=0.5,
     )
+
+
+#: argument names of :func:`optimize`, to forward a call unchanged
+_OPTIMIZE_ARGS = tuple(inspect.signature(optimize).parameters)
 
 
 def hypervolume_of(result: Result) -> float:

@@ -75,16 +75,21 @@ def hypervolume(Y: np.ndarray, ref_point: Sequence[float] | np.ndarray) -> float
     if Y.shape[1] == 1:
         return float(ref[0] - Y.min())
     import torch
-    from botorch.utils.multi_objective.box_decompositions.dominated import (
-        DominatedPartitioning,
-    )
 
-    # BoTorch maximises: negate objectives and reference point.
-    part = DominatedPartitioning(
-        ref_point=torch.as_tensor(-ref, dtype=torch.double),
-        Y=torch.as_tensor(-Y, dtype=torch.double),
-    )
-    return float(part.compute_hypervolume())
+    # BoTorch maximises: negate objectives and reference point. Its box decomposition is
+    # fastest in 2-D; for 3+ objectives its exact recursive algorithm is several times
+    # faster than the general partitioning on fronts of this size.
+    ref_t = torch.as_tensor(-ref, dtype=torch.double)
+    Y_t = torch.as_tensor(-Y, dtype=torch.double)
+    if Y.shape[1] == 2:
+        from botorch.utils.multi_objective.box_decompositions.dominated import (
+            DominatedPartitioning,
+        )
+
+        return float(DominatedPartitioning(ref_point=ref_t, Y=Y_t).compute_hypervolume())
+    from botorch.utils.multi_objective.hypervolume import Hypervolume
+
+    return float(Hypervolume(ref_t).compute(Y_t))
 
 
 def normalized_hypervolume(

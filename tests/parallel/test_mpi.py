@@ -1,0 +1,120 @@
+"""MPI evaluation through mpi4py.futures, launched with ``mpiexec`` in subprocesses.
+
+The pytest process itself never imports ``mpi4py.MPI`` (that would initialise MPI here).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HELPERS = Path(__file__).parent
+sys.path.insert(0, str(HELPERS))
+import bj_fault_helpers as h  # noqa: E402
+
+MPIEXEC = shutil.which(
+    "mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
+pytestmark = [
+    pytest.mark.mpi,
+    pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="needs mpi4py"),
+    pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec"),
+]
+
+SCRIPT = """
+import json, sys
+import numpy as np
+import bj_fault_helpers as h
+import botorch_joint as bj
+
+def main(out):
+    problem = h.faulty_problem()
+    modes = [h.OK, h.RAISE, h.HANG, h.NAN, h.OK, h.OK, h.OK, h.OK]
+    X = h.fixed_run_points(modes)
+    faulty = bj.optimize(problem, budget=len(X), n_initial=4, batch_size=4, evaluator="mpi",
+                         strategy=h.FixedPoints(problem, X), timeout=1.0, progress=False)
+    logged = bj.optimize(h.logged_problem(), method="sobol", budget=12, batch_size=4,
+                         n_initial=4, evaluator="mpi", run_dir=out + "/run", progress=False)
+    from mpi4py import MPI
+    rank = MPI.COMM_WORLD.Get_rank()
+    with open(f"{out}/rank{rank}.json", "w") as fh:
+        json.dump({"size": MPI.COMM_WORLD.Get_size(), "errors": faulty.errors,
+                   "failed": faulty.failed.tolist(), "X": logged.X.tolist(),
+                   "Y": logged.Y.tolist()}, fh)
+
+if __name__ == "__main__":  # spawned MPI workers import this module too
+    main(sys.argv[1])
+"""
+
+
+def run(cmd: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]),
+        BJ_TEST_LOG=str(tmp_path / "evaluated.log"),
+    )
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def check_outputs(tmp_path: Path, ranks: int) -> None:
+    outs = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(ranks)]
+    for out in outs[1:]:  # every rank returns rank 0's result
+        assert out == outs[0]
+    out = outs[0]
+    assert out["size"] == ranks
+    modes = [h.OK, h.RAISE, h.HANG, h.NAN, h.OK, h.OK, h.OK, h.OK]
+    assert out["failed"] == [m != h.OK for m in modes]
+    assert "ValueError: simulator blew up" in out["errors"][1]
+    assert "EvaluationTimeout" in out["errors"][2]  # interrupted on its rank
+    assert "non-finite" in out["errors"][3]
+    X = np.asarray(out["X"])
+    assert X.shape == (12, 2) and np.isfinite(out["Y"]).all()
+    evaluated = h.read_log(str(tmp_path / "evaluated.log"))
+    assert len(evaluated) == 12 and len(np.unique(evaluated, axis=0)) == 12
+    assert (tmp_path / "run" / "checkpoint.json").exists()
+
+
+def test_optimize_under_mpiexec(tmp_path):
+    (tmp_path / "script.py").write_text(SCRIPT)
+    run([MPIEXEC, "-n", "3", sys.executable, "script.py", str(tmp_path)], tmp_path)
+    check_outputs(tmp_path, ranks=3)
+
+
+def test_singleton_mode_spawns_workers(tmp_path, monkeypatch):
+    # without mpiexec, evaluator="mpi" spawns its workers with MPIPoolExecutor
+    monkeypatch.setenv("MPI4PY_FUTURES_MAX_WORKERS", "2")
+    (tmp_path / "script.py").write_text(SCRIPT)
+    run([sys.executable, "script.py", str(tmp_path)], tmp_path)
+    check_outputs(tmp_path, ranks=1)
+
+
+def test_cli_under_mpiexec(tmp_path):
+    exe = shutil.which("botorch-joint", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    proc = run(
+        [
+            MPIEXEC, "-n", "3", exe, "run", "bj_fault_helpers:logged_problem",
+            "--evaluator", "mpi", "--method", "sobol", "--budget", "10", "--batch-size", "2",
+            "--run-dir", "cli-run", "--no-progress",
+        ],
+        tmp_path,
+    )  # fmt: skip
+    assert proc.stdout.count("10 evaluations") == 1  # only rank 0 reports
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "cli-run" / "results.csv")
+    assert len(df) == 10 and not df["failed"].any()
+    evaluated = h.read_log(str(tmp_path / "evaluated.log"))
+    assert len(evaluated) == 10

@@ -1,0 +1,235 @@
+"""Evaluators: failures of every kind become recorded failed evaluations, and runs finish."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import botorch_joint as bj
+from botorch_joint.evaluation import (
+    ExecutorEvaluator,
+    ProcessEvaluator,
+    SerialEvaluator,
+    make_evaluator,
+)
+
+sys.path.insert(0, str(Path(__file__).parent / "parallel"))
+import bj_fault_helpers as h  # noqa: E402
+
+OK, RAISE, HANG, NAN, EXIT, SEGFAULT, STUBBORN = (
+    h.OK,
+    h.RAISE,
+    h.HANG,
+    h.NAN,
+    h.EXIT,
+    h.SEGFAULT,
+    h.STUBBORN,
+)
+
+
+def modes_of(result) -> list[int]:
+    return [int(m) for m in np.floor(result.X[:, 0])]
+
+
+def run_fixed(modes: list[int], evaluator, n_initial: int, batch_size: int, **kw):
+    problem = h.faulty_problem()
+    X = h.fixed_run_points(modes)
+    return bj.optimize(
+        problem,
+        budget=len(X),
+        n_initial=n_initial,
+        batch_size=batch_size,
+        evaluator=evaluator,
+        strategy=h.FixedPoints(problem, X),
+        progress=False,
+        **kw,
+    )
+
+
+def check_failures(result, expected: dict[int, str]) -> None:
+    """Each mode in ``expected`` failed with a message containing its text; others passed."""
+    for mode, failed, error, y in zip(modes_of(result), result.failed, result.errors, result.Y):
+        if mode in expected:
+            assert failed, mode
+            assert expected[mode] in error, (mode, error)
+            assert not result.feasible[modes_of(result).index(mode)]
+        else:
+            assert not failed, (mode, error)
+            assert error is None and np.all(np.isfinite(y))
+
+
+# -------------------------------------------------------------------- serial
+def test_serial_run_records_raise_hang_and_nan_as_failed():
+    t0 = time.monotonic()
+    result = run_fixed([OK, RAISE, HANG, NAN, OK, OK], None, n_initial=3, batch_size=3, timeout=0.5)
+    assert time.monotonic() - t0 < 10  # the 60 s hang was cut at the time limit
+    assert len(result) == 6 and result.complete
+    check_failures(
+        result,
+        {
+            RAISE: "ValueError: simulator blew up",
+            HANG: "EvaluationTimeout",
+            NAN: "non-finite objective",
+        },
+    )
+    df = result.to_dataframe()
+    assert df["error"].notna().sum() == 3
+
+
+def test_serial_all_failed_batches_finish():
+    result = run_fixed([RAISE] * 6, "serial", n_initial=3, batch_size=3)
+    assert len(result) == 6 and result.complete
+    assert result.failed.all() and not result.feasible.any()
+    assert np.isnan(result.Y).all() and np.isnan(result.C).all()
+    assert list(result.epoch) == [0, 0, 0, 1, 1, 1]
+
+
+def test_serial_timeout_keeps_batch_path_off_and_evaluates_all():
+    problem = h.faulty_problem()
+    X = np.array([h.point(OK, 0.2), h.point(HANG), h.point(OK, 0.4)])
+    seen = []
+    out = SerialEvaluator(timeout=0.3).evaluate(problem, X, on_result=lambda i, e: seen.append(i))
+    assert seen == [0, 1, 2]
+    assert [e.failed for e in out] == [False, True, False]
+    assert out[1].seconds == pytest.approx(0.3, abs=0.2)
+
+
+# ---------------------------------------------------------- process pool
+def test_process_evaluator_survives_every_failure_mode():
+    modes = [OK, RAISE, HANG, NAN, EXIT, SEGFAULT, STUBBORN, OK, OK]
+    problem = h.faulty_problem()
+    X = np.array([h.point(m, x=0.1 * (i + 1)) for i, m in enumerate(modes)])
+    calls: list[int] = []
+    t0 = time.monotonic()
+    with ProcessEvaluator(n_workers=2, timeout=1.0, grace=0.5) as ev:
+        out = ev.evaluate(problem, X, on_result=lambda i, e: calls.append(i))
+        elapsed = time.monotonic() - t0
+        # killed (hang past grace) and dead workers were replaced
+        assert ev.replaced >= 3
+        # and the pool still works afterwards
+        again = ev.evaluate(problem, X[[0, 7]])
+    assert sorted(calls) == list(range(len(X)))  # every row reported exactly once
+    assert elapsed < 20
+    errors = {m: e.error for m, e in zip(modes, out)}
+    assert [e.failed for e in out] == [m not in (OK,) for m in modes]
+    assert "ValueError: simulator blew up" in errors[RAISE]
+    assert "EvaluationTimeout" in errors[HANG]  # the worker interrupted itself
+    assert "non-finite" in errors[NAN]
+    assert "WorkerDied" in errors[EXIT] and "exit code 3" in errors[EXIT]
+    assert "WorkerDied" in errors[SEGFAULT] and "SIGSEGV" in errors[SEGFAULT]
+    assert "EvaluationTimeout" in errors[STUBBORN]  # killed by the supervisor
+    assert out[0].y.tolist() == pytest.approx([0.1, 0.9])
+    assert [e.failed for e in again] == [False, False]
+
+
+def test_process_run_records_each_failure_and_finishes():
+    result = run_fixed(
+        [OK, RAISE, NAN, EXIT, OK, HANG, OK, OK],
+        "process",
+        n_initial=4,
+        batch_size=4,
+        timeout=1.0,
+        n_workers=2,
+    )
+    assert len(result) == 8 and result.complete
+    check_failures(
+        result,
+        {RAISE: "ValueError", NAN: "non-finite", EXIT: "WorkerDied", HANG: "EvaluationTimeout"},
+    )
+
+
+def test_process_all_failed_batch_finishes():
+    result = run_fixed([EXIT, EXIT, RAISE, RAISE], "process", 2, 2, n_workers=2)
+    assert len(result) == 4 and result.failed.all() and result.complete
+
+
+def test_process_evaluator_needs_a_picklable_problem():
+    problem = bj.Problem("closure", {"x": (0.0, 1.0)}, ["f"], evaluate=lambda p: {"f": p["x"]})
+    with ProcessEvaluator(n_workers=1) as ev, pytest.raises(TypeError, match="top level"):
+        ev.evaluate(problem, np.array([[0.5]]))
+
+
+# -------------------------------------------------------- user executors
+def _spawn_pool() -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"))
+
+
+def test_executor_evaluator_replaces_a_broken_pool_from_its_factory():
+    problem = h.faulty_problem()
+    modes = [EXIT, OK, OK, OK, RAISE, OK]
+    X = np.array([h.point(m, x=0.1 * (i + 1)) for i, m in enumerate(modes)])
+    ev = ExecutorEvaluator(factory=_spawn_pool, n_workers=2)
+    try:
+        first_pool = ev.executor
+        out = ev.evaluate(problem, X)
+        assert ev.executor is not first_pool  # recreated after BrokenProcessPool
+    finally:
+        ev.close()
+    assert out[0].failed and "WorkerDied" in out[0].error
+    # ProcessPoolExecutor fails every task in flight when a worker dies (here at most
+    # rows 1 and 2); everything submitted later runs on the new pool
+    assert all(not e.failed or "WorkerDied" in e.error for e in out[1:3])
+    assert out[4].failed and "ValueError" in out[4].error
+    assert not out[3].failed and not out[5].failed
+
+
+def test_executor_evaluator_without_factory_says_how_to_continue():
+    problem = h.faulty_problem()
+    X = np.array([h.point(EXIT), h.point(OK), h.point(OK), h.point(OK)])
+    with _spawn_pool() as pool:
+        ev = ExecutorEvaluator(pool, n_workers=1)
+        with pytest.raises(RuntimeError, match="resume=True"):
+            ev.evaluate(problem, X)
+
+
+def test_thread_executor_timeout_gives_up_and_frees_nothing_it_cannot(monkeypatch):
+    # In a thread the worker-side alarm cannot fire: the supervisor gives up instead.
+    monkeypatch.setenv("BJ_TEST_HANG", "2.0")
+    problem = h.faulty_problem()
+    X = np.array([h.point(HANG), h.point(OK, 0.2), h.point(OK, 0.3)])
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        ev = ExecutorEvaluator(pool, timeout=0.3, grace=0.2)
+        t0 = time.monotonic()
+        out = ev.evaluate(problem, X)
+        assert time.monotonic() - t0 < 1.9  # did not wait for the 2 s hang
+    assert out[0].failed and "EvaluationTimeout" in out[0].error
+    assert not out[1].failed and not out[2].failed
+
+
+def test_user_executor_through_optimize(toy_problem):
+    with cf.ThreadPoolExecutor(max_workers=3) as pool:
+        result = bj.optimize(
+            toy_problem, method="sobol", budget=9, batch_size=3, evaluator=pool, progress=False
+        )
+    assert len(result) == 9 and not result.failed.any()
+
+
+# ----------------------------------------------------------------- plumbing
+def test_make_evaluator_kinds():
+    assert isinstance(make_evaluator(None), SerialEvaluator)
+    assert make_evaluator("serial", timeout=2.0).timeout == 2.0
+    ev = make_evaluator("process", n_workers=3, timeout=5.0)
+    assert isinstance(ev, ProcessEvaluator) and ev.n_workers == 3 and ev.timeout == 5.0
+    ev.close()
+    own = SerialEvaluator()
+    assert make_evaluator(own) is own
+    with pytest.warns(UserWarning, match="ignored"):
+        assert make_evaluator(own, timeout=3.0) is own
+    with cf.ThreadPoolExecutor(max_workers=4) as pool:
+        wrapped = make_evaluator(pool)
+        assert isinstance(wrapped, ExecutorEvaluator) and wrapped.n_workers == 4
+    with pytest.raises(ValueError, match="unknown evaluator"):
+        make_evaluator("gpu")
+
+
+def test_idle_workers_are_reported(toy_problem):
+    with cf.ThreadPoolExecutor(max_workers=8) as pool, pytest.warns(UserWarning, match="idle"):
+        bj.optimize(
+            toy_problem, method="sobol", budget=8, batch_size=2, evaluator=pool, progress=False
+        )
