@@ -37,6 +37,8 @@ _BUILTINS: dict[str, str] = {
     "constrained-branincurrin": "botorch_joint.problems.test_functions:constrained_branincurrin",
     "hh-cell": "botorch_joint.problems.hh_cell:hh_cell",
     "hh-neuron": "botorch_joint.problems.hh_neuron:hh_neuron",
+    "ei-network": "botorch_joint.problems.ei_network:ei_network",
+    "mean-field": "botorch_joint.problems.mean_field:mean_field",
 }
 _USER: dict[str, Callable[..., Problem]] = {}
 

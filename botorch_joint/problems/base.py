@@ -167,6 +167,53 @@ class Problem:
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
 
+    @classmethod
+    def from_command(
+        cls,
+        command: str | Sequence[str],
+        parameters: Mapping[str, tuple[float, float]],
+        objectives: Sequence[str],
+        constraints: Sequence[str] = (),
+        timeout: float | None = None,
+        workdir: str | None = None,
+        keep_workdirs: bool | str = False,
+        **kwargs: Any,
+    ) -> Problem:
+        """A problem whose every evaluation runs an external program.
+
+        The parameters are written as ``params.json`` into a fresh working directory;
+        ``{params}``, ``{output}`` and ``{workdir}`` in ``command`` (a string or a list of
+        arguments) are replaced by its paths; the program writes every objective and
+        constraint to ``output.json``. A non-zero exit, a timeout or missing outputs is a
+        failed evaluation whose message keeps the program's stderr tail. See
+        :mod:`botorch_joint.problems.command`.
+
+        Args:
+            command: the program and its arguments.
+            parameters: ``name -> (low, high)``.
+            objectives: objective names (minimised).
+            constraints: constraint names (satisfied iff ``>= 0``).
+            timeout: seconds before a run is killed; ``None`` for no limit.
+            workdir: parent of the per-evaluation directories (default: system temp).
+            keep_workdirs: keep the directories (``True``, or ``"failed"`` for failures).
+            **kwargs: ``env`` (``name -> value`` sets a variable for the program,
+                ``name -> None`` unsets one), ``name``, and :class:`Problem` arguments
+                (``ref_point``, ``description``...).
+        """
+        from botorch_joint.problems.command import problem_from_command
+
+        return problem_from_command(
+            command,
+            parameters,
+            objectives,
+            constraints,
+            timeout=timeout,
+            workdir=workdir,
+            keep_workdirs=keep_workdirs,
+            problem_cls=cls,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------ shape
     @property
     def parameters(self) -> dict[str, tuple[float, float]]:
