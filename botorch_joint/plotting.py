@@ -12,10 +12,8 @@ if TYPE_CHECKING:
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    if not os.environ.get("DISPLAY") and matplotlib.get_backend().lower() not in ("agg", "inline"):
-        matplotlib.use("Agg")
+    # matplotlib falls back to Agg by itself on a headless machine; forcing it here
+    # would stop notebooks from drawing inline.
     import matplotlib.pyplot as plt
 
     return plt

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def toy_evaluate(p: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,1 @@
+"""Benchmark harness: ``run.py`` (sweeps), ``report.py`` (figures, tables), ``peers``."""

@@ -1,0 +1,792 @@
+#!/usr/bin/env python
+"""Figures and tables from the records written by ``benchmarks/run.py``.
+
+For every problem: normalised hypervolume against evaluations (median and interquartile
+band over seeds), feasible share per epoch, and a table with the final normalised HV,
+HV-AUC, the evaluations needed to reach the best GP baseline's final median HV (the
+paper's "epochs saved"), feasibility, IGD and the additive epsilon indicator where the
+problem has a reference front, and the compute time per run. Across problems: the
+compute breakdown (evaluation vs surrogate training vs search, like the paper's Fig. 5B)
+and a ranking by the mean rank of the median final HV.
+
+Normalisation: HV / ``max_hv`` when the problem knows its maximum hypervolume, else HV /
+the best final HV seen in any run of that problem (marked "best observed" in the tables).
+
+Usage::
+
+    python benchmarks/report.py OUT [--report-dir OUT/report] [--baselines gpr megp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: the order methods appear in tables and legends (unknown names go last)
+METHOD_ORDER = (
+    "c+o-ftt",
+    "c+o-resnet",
+    "o-ftt",
+    "o-resnet",
+    "gpr",
+    "megp",
+    "ax-default",
+    "optuna-gp",
+    "nsga2",
+    "cma-es",
+    "sobol",
+    "slh",
+    "lh",
+    "mc",
+)
+DEFAULT_BASELINES = ("gpr", "megp")
+
+
+# ---------------------------------------------------------------------- loading
+@dataclass
+class Run:
+    """One finished run, reduced to what the report needs.
+
+    Attributes:
+        hv: ``(n,)`` hypervolume of the feasible points after each evaluation (or None).
+        feasible: ``(n,)`` feasibility of each evaluation.
+        epoch: ``(n,)`` epoch of each evaluation.
+        Y: ``(n, m)`` objectives.
+    """
+
+    problem: str
+    method: str
+    seed: int
+    hv: np.ndarray | None
+    feasible: np.ndarray
+    failed: np.ndarray
+    epoch: np.ndarray
+    Y: np.ndarray
+    timing: dict[str, float]
+    n_initial: int
+    record: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def load(out: Path) -> tuple[list[Run], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``(finished runs, failed or unfinished records, problem infos)`` under ``out``."""
+    runs, bad = [], []
+    for path in sorted((out / "records").glob("*/*/seed*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            bad.append({"path": str(path), "error": {"type": "unreadable", "message": str(exc)}})
+            continue
+        if rec.get("status") != "ok" or not rec.get("complete"):
+            rec["path"] = str(path)
+            bad.append(rec)
+            continue
+        runs.append(_to_run(rec))
+    infos = {}
+    for path in sorted((out / "problems").glob("*.json")):
+        info = json.loads(path.read_text())
+        infos[info["name"]] = info
+    return runs, bad, infos
+
+
+def _to_run(rec: dict[str, Any]) -> Run:
+    res = rec["result"]
+    m = len(res["objective_names"])
+    Y = np.asarray(res["Y"], dtype=float).reshape(-1, m)
+    failed = np.asarray(res["failed"], dtype=bool)
+    if "feasible" in res:
+        feasible = np.asarray(res["feasible"], dtype=bool)
+    else:
+        from botorch_joint.result import Result
+
+        feasible = Result.from_json_dict(res).feasible
+    hv = rec.get("hv_history")
+    if hv is None and res.get("ref_point") is not None:
+        from botorch_joint.result import Result
+
+        hv = Result.from_json_dict(res).hypervolume_history()
+    epoch = np.asarray(res["epoch"], dtype=int)
+    return Run(
+        problem=rec["problem"],
+        method=rec["method"],
+        seed=int(rec["seed"]),
+        hv=None if hv is None else np.asarray(hv, dtype=float),
+        feasible=feasible,
+        failed=failed,
+        epoch=epoch,
+        Y=Y,
+        timing=dict(rec.get("timing", {})),
+        n_initial=int(np.sum(epoch == 0)),
+        record=rec,
+    )
+
+
+def method_sort_key(method: str) -> tuple[int, str]:
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+# ---------------------------------------------------------------------- metrics
+@dataclass
+class ProblemData:
+    """Runs of one problem grouped by method, with the HV normaliser."""
+
+    name: str
+    info: dict[str, Any]
+    by_method: dict[str, list[Run]]
+    normaliser: float | None
+    normaliser_kind: str  # "max_hv", "best observed" or "none"
+    front: np.ndarray | None
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted(self.by_method, key=method_sort_key)
+
+    def curves(self, method: str) -> np.ndarray | None:
+        """``(seeds, n)`` normalised HV after each evaluation (runs cut to the shortest)."""
+        hvs = [r.hv for r in self.by_method[method] if r.hv is not None]
+        if not hvs or not self.normaliser:
+            return None
+        n = min(len(h) for h in hvs)
+        return np.stack([h[:n] for h in hvs]) / self.normaliser
+
+
+def group(runs: list[Run], infos: dict[str, dict[str, Any]]) -> dict[str, ProblemData]:
+    """Group runs by problem and choose each problem's HV normaliser."""
+    by_problem: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        by_problem[r.problem][r.method].append(r)
+    out = {}
+    for name in sorted(by_problem):
+        methods = {m: sorted(rs, key=lambda r: r.seed) for m, rs in by_problem[name].items()}
+        info = dict(infos.get(name, {}))
+        if not info:  # run.py writes problems/NAME.json; fall back to a record's copy
+            res = next(iter(methods.values()))[0].record["result"]
+            info = {"name": name, "ref_point": res.get("ref_point"), "max_hv": res.get("max_hv")}
+        _align_reference(name, info, methods)
+        best = max(
+            (float(r.hv[-1]) for rs in methods.values() for r in rs if r.hv is not None),
+            default=0.0,
+        )
+        if info.get("max_hv"):
+            norm, kind = float(info["max_hv"]), "max_hv"
+        elif best > 0:
+            norm, kind = best, "best observed"
+        else:
+            norm, kind = None, "none"
+        front = info.get("pareto_front")
+        out[name] = ProblemData(
+            name=name,
+            info=info,
+            by_method=methods,
+            normaliser=norm,
+            normaliser_kind=kind,
+            front=None if not front else np.asarray(front, dtype=float),
+        )
+    return out
+
+
+def _align_reference(name: str, info: dict[str, Any], methods: dict[str, list[Run]]) -> None:
+    """Make every run's HV use the problem's current reference point and max HV.
+
+    ``problems/NAME.json`` is rewritten by every sweep, so it holds the latest problem
+    definition; a record made with another reference point gets its HV history
+    recomputed, and a max HV known only to some records is adopted.
+    """
+    ref = info.get("ref_point")
+    if not info.get("max_hv"):
+        known = [r.record["result"].get("max_hv") for rs in methods.values() for r in rs]
+        known = [k for k in known if k]
+        if known:
+            info["max_hv"] = known[-1]
+    if ref is None:
+        return
+    for rs in methods.values():
+        for r in rs:
+            res = r.record["result"]
+            if res.get("ref_point") is not None and np.allclose(res["ref_point"], ref):
+                continue
+            from botorch_joint.result import Result
+
+            print(f"report.py: {name}: recomputing HV of {r.method}/seed {r.seed} with {ref}")
+            r.hv = Result.from_json_dict(res).hypervolume_history(ref_point=np.asarray(ref))
+
+
+def _q(values: np.ndarray | list[float]) -> tuple[float, float, float]:
+    """``(median, q25, q75)`` of finite-or-inf values (NaN when empty)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return (math.nan, math.nan, math.nan)
+    if np.isinf(v).any():  # percentiles of inf are fine; of inf - inf are not
+        s = np.sort(v)
+        return tuple(float(s[int(round(p * (len(s) - 1)))]) for p in (0.5, 0.25, 0.75))
+    return tuple(float(x) for x in np.percentile(v, [50, 25, 75]))
+
+
+def first_reach(curve: np.ndarray, target: float) -> int | None:
+    """Evaluations (1-based) at which ``curve`` first reaches ``target``, or ``None``."""
+    hit = np.flatnonzero(curve >= target - 1e-12)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def final_front(run: Run) -> np.ndarray:
+    """``(p, m)`` feasible non-dominated objective vectors of ``run``."""
+    from botorch_joint.metrics import non_dominated
+
+    Y = run.Y[run.feasible & np.all(np.isfinite(run.Y), axis=1)]
+    return Y[non_dominated(Y)] if len(Y) else Y
+
+
+def method_stats(pd_: ProblemData, method: str) -> dict[str, Any]:
+    """Every per-(problem, method) number of the report."""
+    from botorch_joint.metrics import epsilon_indicator, hv_auc, igd
+
+    runs = pd_.by_method[method]
+    curves = pd_.curves(method)
+    st: dict[str, Any] = {"seeds": len(runs), "budget": min(len(r.epoch) for r in runs)}
+    if curves is not None:
+        st["final"] = _q(curves[:, -1])
+        st["auc"] = _q([hv_auc(c) for c in curves])
+        st["median_curve"] = np.median(curves, axis=0)
+    feas_share = [float(r.feasible.mean()) if len(r.feasible) else 0.0 for r in runs]
+    st["feasible_share"] = _q(feas_share)
+    firsts = [int(np.argmax(r.feasible)) + 1 if r.feasible.any() else math.inf for r in runs]
+    st["first_feasible"] = _q(firsts)
+    st["seeds_feasible"] = int(sum(r.feasible.any() for r in runs))
+    st["failed_share"] = _q([float(r.failed.mean()) for r in runs])
+    if pd_.front is not None:
+        fronts = [final_front(r) for r in runs]
+        st["igd"] = _q([igd(F, pd_.front) for F in fronts])
+        st["eps"] = _q([epsilon_indicator(F, pd_.front) for F in fronts])
+    keys = ("evaluation_seconds", "train_seconds", "search_seconds", "other_proposal_seconds")
+    st["seconds"] = {k: float(np.mean([r.timing.get(k, 0.0) for r in runs])) for k in keys}
+    return st
+
+
+def epochs_saved(
+    pd_: ProblemData, stats: dict[str, dict[str, Any]], baselines: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """Evaluations each method needs to reach the best baseline's final median HV.
+
+    The target is the highest final median normalised HV among the ``baselines``
+    present; a method reaches it when its median curve (over seeds) first gets there.
+    ``baseline_evals`` is when the best baseline's own median curve first did.
+    """
+    present = [b for b in baselines if b in stats and "final" in stats[b]]
+    if not present:
+        return None
+    best = max(present, key=lambda b: stats[b]["final"][0])
+    target = stats[best]["final"][0]
+    if not target > 0:
+        return {"baseline": best, "target": target, "reach": {}, "baseline_evals": None}
+    reach = {
+        m: first_reach(st["median_curve"], target)
+        for m, st in stats.items()
+        if "median_curve" in st
+    }
+    return {
+        "baseline": best,
+        "target": target,
+        "reach": reach,
+        "baseline_evals": reach.get(best),
+    }
+
+
+def ranking(stats: dict[str, dict[str, dict[str, Any]]], key: str = "final") -> list[tuple]:
+    """Mean rank (1 = best) of each method's median ``key`` over the problems it ran on.
+
+    Ties share their mean rank. Returns ``(method, mean rank, problems, ranks)`` rows,
+    best first.
+    """
+    from scipy.stats import rankdata
+
+    ranks: dict[str, list[float]] = defaultdict(list)
+    per: dict[str, dict[str, float]] = defaultdict(dict)
+    for problem, by_m in stats.items():
+        ms = [m for m in by_m if key in by_m[m]]
+        if len(ms) < 2:
+            continue
+        vals = np.array([by_m[m][key][0] for m in ms])
+        r = rankdata(-vals, method="average")
+        for m, ri in zip(ms, r):
+            ranks[m].append(float(ri))
+            per[m][problem] = float(ri)
+    rows = [(m, float(np.mean(v)), len(v), per[m]) for m, v in ranks.items()]
+    return sorted(rows, key=lambda t: (t[1], method_sort_key(t[0])))
+
+
+# ------------------------------------------------------------------------ plots
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+#: a fixed colour per method: ours warm, GP baselines blue, Ax black, peers green/purple/
+#: brown, space-filling grey
+COLOURS = {
+    "c+o-ftt": "#d62728",
+    "c+o-resnet": "#ff7f0e",
+    "o-ftt": "#e377c2",
+    "o-resnet": "#bcbd22",
+    "gpr": "#1f77b4",
+    "megp": "#17becf",
+    "ax-default": "#000000",
+    "optuna-gp": "#2ca02c",
+    "nsga2": "#9467bd",
+    "cma-es": "#8c564b",
+    "sobol": "#7f7f7f",
+    "slh": "#b0b0b0",
+    "lh": "#505050",
+    "mc": "#d0d0d0",
+}
+_STYLES = {"sobol": ":", "slh": ":", "lh": ":", "mc": ":", "optuna-gp": "--", "nsga2": "--"}
+_STYLES["cma-es"] = "--"
+
+
+def colours(methods: list[str]) -> dict[str, Any]:
+    """A fixed colour per method, the same in every figure."""
+    plt = _pyplot()
+    cmap = plt.get_cmap("tab10")
+    extra = sorted(m for m in set(methods) if m not in COLOURS)
+    return {**COLOURS, **{m: cmap(i % 10) for i, m in enumerate(extra)}}
+
+
+def _grid(n: int, width: float = 4.6, height: float = 3.4) -> tuple[Any, np.ndarray]:
+    plt = _pyplot()
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_hv(data: dict[str, ProblemData], path: Path, col: dict[str, Any]) -> Path | None:
+    """Median normalised HV vs evaluations with the interquartile band, one panel per problem."""
+    probs = [p for p in data.values() if p.normaliser]
+    if not probs:
+        return None
+    fig, axes = _grid(len(probs))
+    for ax, pd_ in zip(axes, probs):
+        for m in pd_.methods:
+            c = pd_.curves(m)
+            if c is None:
+                continue
+            x = np.arange(1, c.shape[1] + 1)
+            med, lo, hi = (np.percentile(c, q, axis=0) for q in (50, 25, 75))
+            ls = _STYLES.get(m, "-")
+            ax.plot(x, med, color=col[m], ls=ls, label=f"{m} ({c.shape[0]})", lw=1.6)
+            ax.fill_between(x, lo, hi, color=col[m], alpha=0.18, lw=0)
+        n0 = pd_.by_method[pd_.methods[0]][0].n_initial
+        ax.axvline(n0 + 0.5, color="0.7", ls=":", lw=1)
+        ax.set_title(pd_.name)
+        ax.set_xlabel("evaluations")
+        norm = "max HV" if pd_.normaliser_kind == "max_hv" else "best observed HV"
+        ax.set_ylabel(f"HV / {norm}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Normalised hypervolume: median over seeds, band = interquartile range")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_feasible(data: dict[str, ProblemData], path: Path, col: dict[str, Any]) -> Path:
+    """Share of feasible evaluations per epoch (median over seeds), one panel per problem."""
+    fig, axes = _grid(len(data))
+    for ax, pd_ in zip(axes, data.values()):
+        for m in pd_.methods:
+            per_seed = []
+            for r in pd_.by_method[m]:
+                eps = np.unique(r.epoch)
+                ends = np.array([np.flatnonzero(r.epoch == e)[-1] + 1 for e in eps])
+                share = np.array([r.feasible[r.epoch == e].mean() for e in eps])
+                per_seed.append((ends, share))
+            n = min(len(s) for _, s in per_seed)
+            ends = per_seed[0][0][:n]
+            shares = np.stack([s[:n] for _, s in per_seed])
+            ax.plot(
+                ends,
+                np.median(shares, axis=0),
+                marker="o",
+                ls=_STYLES.get(m, "-"),
+                ms=2.5,
+                color=col[m],
+                label=m,
+                lw=1.3,
+            )
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(pd_.name)
+        ax.set_xlabel("evaluations (end of epoch)")
+        ax.set_ylabel("feasible share of the epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Feasible share per epoch: median over seeds (epoch 0 = initial design)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+_PARTS = (
+    ("evaluation_seconds", "evaluation"),
+    ("train_seconds", "surrogate training"),
+    ("search_seconds", "search / acquisition"),
+    ("other_proposal_seconds", "other proposal"),
+)
+
+
+def plot_compute(
+    stats: dict[str, dict[str, dict[str, Any]]], path: Path, log: bool = False
+) -> Path:
+    """Mean seconds per run split by kind, stacked, one panel per problem (cf. paper Fig. 5B)."""
+    plt = _pyplot()
+    fig, axes = _grid(len(stats), width=5.2)
+    colours_ = ("#4c72b0", "#dd8452", "#55a868", "#bbbbbb")
+    for ax, (problem, by_m) in zip(axes, stats.items()):
+        ms = sorted(by_m, key=method_sort_key)
+        bottom = np.zeros(len(ms))
+        for (key, label), c in zip(_PARTS, colours_):
+            v = np.array([by_m[m]["seconds"][key] for m in ms])
+            ax.bar(range(len(ms)), v, bottom=bottom, color=c, label=label)
+            bottom += v
+        ax.set_xticks(range(len(ms)), ms, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("seconds per run (mean over seeds)")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(problem)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Where the time goes: evaluation vs surrogate training vs search")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------- tables
+def _f(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}f}"
+
+
+def _qf(q: tuple[float, float, float], digits: int = 3) -> str:
+    med, lo, hi = q
+    if math.isnan(med):
+        return "-"
+    return f"{_f(med, digits)} [{_f(lo, digits)}, {_f(hi, digits)}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def problem_table(pd_: ProblemData, stats: dict[str, dict[str, Any]], saved: Any) -> str:
+    has_front = pd_.front is not None
+    header = ["method", "seeds", "final norm. HV", "HV-AUC", "evals to target"]
+    header += ["feasible share", "1st feasible", "seeds w/ feasible"]
+    if has_front:
+        header += ["IGD", "eps+"]
+    header += ["s/run"]
+    rows = []
+    for m in pd_.methods:
+        st = stats[m]
+        reach = "-"
+        if saved is not None and saved["reach"]:
+            r = saved["reach"].get(m)
+            reach = f"> {st['budget']}" if r is None else str(r)
+        row = [
+            f"`{m}`",
+            str(st["seeds"]),
+            _qf(st["final"]) if "final" in st else "-",
+            _qf(st["auc"]) if "auc" in st else "-",
+            reach,
+            _qf(st["feasible_share"], 2),
+            _f(st["first_feasible"][0], 0),
+            f"{st['seeds_feasible']}/{st['seeds']}",
+        ]
+        if has_front:
+            row += [_qf(st["igd"]) if "igd" in st else "-", _qf(st["eps"]) if "eps" in st else "-"]
+        row.append(_f(sum(st["seconds"].values()), 1))
+        rows.append(row)
+    return _table(header, rows)
+
+
+def saved_table(all_saved: dict[str, Any], stats: dict[str, Any]) -> str:
+    """Evaluations to reach the best baseline's final median HV, as a share of the baseline's."""
+    methods = sorted({m for s in stats.values() for m in s}, key=method_sort_key)
+    header = ["problem", "baseline (target)"] + [f"`{m}`" for m in methods]
+    rows = []
+    for problem, sv in all_saved.items():
+        if sv is None:
+            continue
+        if not sv["reach"]:
+            rows.append([problem, f"{sv['baseline']} (HV 0: no target)"] + ["-"] * len(methods))
+            continue
+        base = sv["baseline_evals"]
+        row = [problem, f"`{sv['baseline']}` ({sv['target']:.3f} at {base})"]
+        for m in methods:
+            if m not in stats[problem] or "median_curve" not in stats[problem][m]:
+                row.append("-")
+                continue
+            r = sv["reach"].get(m)
+            if r is None:
+                row.append(f"not reached ({stats[problem][m]['budget']})")
+            else:
+                row.append(f"{r} ({r / base:.0%})" if base else str(r))
+        rows.append(row)
+    return _table(header, rows)
+
+
+def compute_table(stats: dict[str, dict[str, dict[str, Any]]]) -> str:
+    tot: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for by_m in stats.values():
+        for m, st in by_m.items():
+            for key, _ in _PARTS:
+                tot[m][key].append(st["seconds"][key])
+    header = ["method", "problems"] + [label for _, label in _PARTS] + ["total", "eval share"]
+    rows = []
+    for m in sorted(tot, key=method_sort_key):
+        means = {k: float(np.mean(v)) for k, v in tot[m].items()}
+        total = sum(means.values())
+        share = means["evaluation_seconds"] / total if total > 0 else math.nan
+        rows.append(
+            [f"`{m}`", str(len(tot[m]["train_seconds"]))]
+            + [_f(means[k], 2) for k, _ in _PARTS]
+            + [_f(total, 2), f"{share:.0%}" if not math.isnan(share) else "-"]
+        )
+    return _table(header, rows)
+
+
+def ranking_table(rows: list[tuple], problems: list[str]) -> str:
+    header = ["rank", "method", "mean rank", "problems"] + problems
+    out = []
+    for m, mean, n, per in rows:
+        rank = 1 + sum(1 for r in rows if r[1] < mean - 1e-9)  # tied means share a place
+        out.append(
+            [str(rank), f"`{m}`", f"{mean:.2f}", str(n)]
+            + [_f(per.get(p, math.nan), 1) for p in problems]
+        )
+    return _table(header, out)
+
+
+def failures_table(bad: list[dict[str, Any]]) -> str:
+    rows = []
+    for rec in bad:
+        err = rec.get("error") or {}
+        msg = str(err.get("message", "")).replace("|", "/").replace("\n", " ")[:160]
+        rows.append(
+            [
+                str(rec.get("problem", "?")),
+                f"`{rec.get('method', '?')}`",
+                str(rec.get("seed", "?")),
+                str(rec.get("status", "?")),
+                f"{err.get('type', '')}: {msg}",
+            ]
+        )
+    return _table(["problem", "method", "seed", "status", "error"], rows)
+
+
+# ----------------------------------------------------------------------- report
+def build_report(
+    out: Path, report_dir: Path | None = None, baselines: tuple[str, ...] = DEFAULT_BASELINES
+) -> Path:
+    """Write ``report.md``, ``summary.csv`` and the PNG figures; returns the report path."""
+    out = Path(out)
+    report_dir = Path(report_dir) if report_dir is not None else out / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    runs, bad, infos = load(out)
+    data = group(runs, infos)
+    stats = {p: {m: method_stats(pd_, m) for m in pd_.methods} for p, pd_ in data.items()}
+    saved = {p: epochs_saved(data[p], stats[p], baselines) for p in data}
+    col = colours([r.method for r in runs])
+    sweep = {}
+    if (out / "sweep.json").exists():
+        sweep = json.loads((out / "sweep.json").read_text())
+
+    lines = ["# Benchmark report", ""]
+    lines.append(f"Records: `{out}` ({len(runs)} finished runs, {len(bad)} failed or unfinished).")
+    if sweep:
+        commands = []
+        if (out / "sweeps.jsonl").exists():
+            for line in (out / "sweeps.jsonl").read_text().splitlines():
+                try:
+                    info = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                cmd = " ".join(info.get("command", []))
+                if info.get("runs_to_run", 1) and cmd not in commands:
+                    commands.append(cmd)
+        commands = commands or [" ".join(sweep.get("command", []))]
+        lines += ["", "Sweep command(s):", ""] + [f"    {c}" for c in commands] + [""]
+        vers = sweep.get("versions", {})
+        lines.append(
+            "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v is not None) + "."
+        )
+        mach = sweep.get("machine", {})
+        lines.append(
+            f"Machine: {mach.get('cpu')}, {mach.get('cpu_count')} cores, "
+            f"{mach.get('memory_gb')} GB, {mach.get('platform')}; "
+            f"{sweep.get('jobs')} run(s) at a time, {sweep.get('threads')} thread(s) each."
+        )
+    if not runs:
+        lines += ["", "No finished runs yet."]
+    figs = []
+    if runs:
+        p = plot_hv(data, report_dir / "hv.png", col)
+        if p:
+            figs.append(("Normalised hypervolume vs evaluations", p))
+        figs.append(
+            ("Feasible share per epoch", plot_feasible(data, report_dir / "feasible.png", col))
+        )
+        figs.append(("Compute breakdown", plot_compute(stats, report_dir / "compute.png")))
+        for title, p in figs:
+            lines += ["", f"![{title}]({os.path.relpath(p, report_dir)})"]
+
+        lines += ["", "## Ranking across problems", ""]
+        lines.append(
+            "Mean rank of the median final normalised HV (1 = best; ties share their mean "
+            "rank), and by median HV-AUC (rewards getting there early)."
+        )
+        names = list(data)
+        lines += ["", ranking_table(ranking(stats, "final"), names)]
+        lines += ["", "By HV-AUC:", "", ranking_table(ranking(stats, "auc"), names)]
+
+        lines += ["", "## Evaluations to reach the best GP baseline's final HV", ""]
+        lines.append(
+            f"Target: the highest final median normalised HV among the baselines "
+            f"{', '.join(f'`{b}`' for b in baselines)} present on the problem. Each cell: the "
+            "evaluations at which the method's median curve first reaches it, and that as a "
+            'share of the evaluations the baseline itself needed (the paper\'s "epochs saved" '
+            "is 100% minus that share)."
+        )
+        if any(sv is not None for sv in saved.values()):
+            lines += ["", saved_table(saved, stats)]
+        else:
+            lines += ["", "No baseline method in these records: nothing to compare against."]
+
+        lines += ["", "## Compute", ""]
+        lines.append(
+            "Mean seconds per run, averaged over problems. `other proposal` is proposal time "
+            "a method did not attribute to training or search. Peers (`optuna-gp`, `nsga2`, "
+            "`cma-es`) fit inside their libraries' ask/tell, so all of it counts as search."
+        )
+        lines += ["", compute_table(stats)]
+
+        lines += ["", "## Per problem", ""]
+        lines.append(
+            "Cells are median [25th, 75th percentile] over seeds. `final norm. HV`: HV of the "
+            "feasible points after the whole budget over the normaliser; `HV-AUC`: mean of the "
+            "normalised HV curve over evaluations; `evals to target`: see above; "
+            "`1st feasible`: median evaluation of the first feasible point (inf: none); IGD "
+            "and additive epsilon of the final feasible front against the problem's reference "
+            "front (inf: no feasible point); `s/run`: wall seconds per run."
+        )
+        for name, pd_ in data.items():
+            info = pd_.info
+            dims = ""
+            if "dim" in info:
+                m, k = len(info["objective_names"]), len(info["constraint_names"])
+                dims = (
+                    f"d = {info['dim']}, {m} objective{'s' * (m != 1)}, "
+                    f"{k} constraint{'s' * (k != 1)}; "
+                )
+            norm = {
+                "max_hv": f"normalised by the known max HV {pd_.normaliser:.6g}",
+                "best observed": f"normalised by the **best HV observed in any run** "
+                f"({pd_.normaliser:.6g}): the problem has no known max HV",
+                "none": "no feasible point in any run, or no reference point: HV not normalised",
+            }[pd_.normaliser_kind]
+            sv = saved[name]
+            tgt = ""
+            if sv is not None and sv["reach"]:
+                tgt = f" Target for `evals to target`: `{sv['baseline']}`'s {sv['target']:.3f}."
+            lines += ["", f"### {name}", "", f"{dims}{norm}.{tgt}", ""]
+            lines.append(problem_table(pd_, stats[name], sv))
+    if bad:
+        lines += ["", "## Failed or unfinished runs", "", failures_table(bad)]
+    report = report_dir / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    _write_summary(runs, data, report_dir / "summary.csv")
+    return report
+
+
+def _write_summary(runs: list[Run], data: dict[str, ProblemData], path: Path) -> None:
+    """One CSV row per finished run."""
+    import csv
+
+    keys = [
+        "problem",
+        "method",
+        "seed",
+        "evaluations",
+        "feasible",
+        "failed",
+        "final_hv",
+        "final_norm_hv",
+        "hv_auc",
+    ]
+    keys += [k for k, _ in _PARTS] + ["wall_seconds"]
+    from botorch_joint.metrics import hv_auc
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(keys)
+        for r in sorted(runs, key=lambda r: (r.problem, method_sort_key(r.method), r.seed)):
+            norm = data[r.problem].normaliser
+            hv = r.hv[-1] if r.hv is not None and len(r.hv) else math.nan
+            row = [r.problem, r.method, r.seed, len(r.epoch), int(r.feasible.sum())]
+            row += [int(r.failed.sum()), hv, hv / norm if norm else math.nan]
+            row.append(hv_auc(r.hv / norm) if norm and r.hv is not None and len(r.hv) else math.nan)
+            row += [r.timing.get(k, math.nan) for k, _ in _PARTS]
+            row.append(r.timing.get("wall_seconds", math.nan))
+            w.writerow(row)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", nargs="?", default="benchmarks/results", help="run.py's output dir")
+    p.add_argument("--report-dir", default=None, help="default: OUT/report")
+    p.add_argument(
+        "--baselines",
+        nargs="+",
+        default=list(DEFAULT_BASELINES),
+        help="methods whose best final median HV is the 'evals to target' target",
+    )
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if not (out / "records").is_dir():
+        print(
+            f"report.py: no records under {out}/records; run benchmarks/run.py first",
+            file=sys.stderr,
+        )
+        return 1
+    path = build_report(out, args.report_dir, tuple(args.baselines))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

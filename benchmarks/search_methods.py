@@ -1,0 +1,231 @@
+#!/usr/bin/env python
+"""The acquisition issue's acceptance comparisons: surrogate search versus baselines.
+
+Two suites, each ``problem x method x seed`` runs of :func:`botorch_joint.optimize`:
+
+* ``hh-cell`` (random feasibility <= 1 %), budget 300, batch 20: the share of feasible
+  evaluations after the initial design, for ``c+o-ftt``, ``gpr`` and ``sobol``;
+* ``c2dtlz2`` (d = 12), budget 200, batch 20: the final normalised hypervolume, for
+  ``c+o-ftt``, ``megp`` and ``sobol``.
+
+Results are written after every run to ``OUT/search_methods.json`` (a run already
+there is skipped, so an interrupted sweep resumes) and summarised, medians over
+seeds, in ``OUT/search_methods.md``. Also recorded per run: the mean and maximum
+training and search seconds per epoch.
+
+Examples::
+
+    python benchmarks/search_methods.py                      # both suites, 3 seeds
+    python benchmarks/search_methods.py --suite hh-cell --methods c+o-ftt --seeds 0
+    nohup python benchmarks/search_methods.py > benchmarks/results/search_methods.log &
+    python benchmarks/search_methods.py --epoch-timing       # one epoch at n = 300, d = 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SUITES: dict[str, dict[str, Any]] = {
+    "hh-cell": {
+        "problem": "hh-cell",
+        "kwargs": {},
+        "budget": 300,
+        "batch_size": 20,
+        "methods": ["c+o-ftt", "gpr", "sobol"],
+    },
+    "c2dtlz2": {
+        "problem": "c2dtlz2",
+        "kwargs": {"dim": 12},
+        "budget": 200,
+        "batch_size": 20,
+        "methods": ["c+o-ftt", "megp", "sobol"],
+    },
+}
+
+
+def run_one(
+    suite: dict[str, Any], method: str, seed: int, method_options: dict[str, Any]
+) -> dict[str, Any]:
+    """One optimisation run and its summary numbers."""
+    import botorch_joint as bj
+    from botorch_joint.metrics import normalized_hypervolume
+
+    problem = bj.problems.get(suite["problem"], **suite["kwargs"])
+    t0 = time.perf_counter()
+    opts = method_options if method not in ("sobol", "lh", "slh", "mc") else None
+    res = bj.optimize(
+        problem,
+        method=method,
+        budget=suite["budget"],
+        batch_size=suite["batch_size"],
+        seed=seed,
+        progress=False,
+        method_options=opts,
+    )
+    wall = time.perf_counter() - t0
+    post = res.epoch > 0
+    feas = res.feasible
+    n_init = int((res.epoch == 0).sum())
+    nhv = None
+    if problem.ref_point is not None and problem.max_hv:
+        Yf = res.Y[feas]
+        nhv = normalized_hypervolume(Yf, problem.ref_point, problem.max_hv) if len(Yf) else 0.0
+    timings = [t for t in res.timings if t["epoch"] > 0]
+    train = [t["train_seconds"] for t in timings]
+    search = [t["search_seconds"] for t in timings]
+    return {
+        "suite": suite["problem"],
+        "method": method,
+        "seed": seed,
+        "budget": suite["budget"],
+        "n_initial": n_init,
+        "n_feasible": int(feas.sum()),
+        "n_failed": int(res.failed.sum()),
+        "feasible_share_post_initial": float(feas[post].mean()) if post.any() else None,
+        "feasible_share_initial": float(feas[~post].mean()) if (~post).any() else None,
+        "normalized_hv": nhv,
+        "wall_seconds": wall,
+        "train_seconds_mean": float(np.mean(train)) if train else 0.0,
+        "train_seconds_max": float(np.max(train)) if train else 0.0,
+        "search_seconds_mean": float(np.mean(search)) if search else 0.0,
+        "search_seconds_max": float(np.max(search)) if search else 0.0,
+        "method_options": opts,
+    }
+
+
+def summarise(records: list[dict[str, Any]]) -> str:
+    """Markdown tables of the medians (and per-seed values) per suite and method."""
+    lines = ["# Surrogate search versus baselines", ""]
+    for name, suite in SUITES.items():
+        recs = [r for r in records if r["suite"] == suite["problem"]]
+        if not recs:
+            continue
+        lines += [
+            f"## {name} (budget {suite['budget']}, batch {suite['batch_size']})",
+            "",
+            "| method | seeds | feasible share after initial design: median (per seed) "
+            "| normalised HV: median (per seed) | train s/epoch (mean) "
+            "| search s/epoch (mean) | wall s (median) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        methods = list(dict.fromkeys(r["method"] for r in recs))
+        for m in methods:
+            rs = sorted((r for r in recs if r["method"] == m), key=lambda r: r["seed"])
+            fs = [r["feasible_share_post_initial"] for r in rs]
+            hv = [r["normalized_hv"] for r in rs]
+
+            def fmt(vals: list[float | None], pct: bool) -> str:
+                v = [x for x in vals if x is not None]
+                if not v:
+                    return "-"
+                f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.4f}")
+                return f"{f(float(np.median(v)))} ({', '.join(f(x) for x in v)})"
+
+            lines.append(
+                f"| {m} | {len(rs)} | {fmt(fs, True)} | {fmt(hv, False)} "
+                f"| {np.mean([r['train_seconds_mean'] for r in rs]):.1f} "
+                f"| {np.mean([r['search_seconds_mean'] for r in rs]):.1f} "
+                f"| {np.median([r['wall_seconds'] for r in rs]):.0f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def epoch_timing(seed: int, method: str, method_options: dict[str, Any]) -> dict[str, Any]:
+    """Time one epoch (fit + sensitivity + search) at n = 300 on c2dtlz2 (d = 12)."""
+    import botorch_joint as bj
+    from botorch_joint.designs import sample
+    from botorch_joint.strategies import make_strategy
+
+    problem = bj.problems.get("c2dtlz2", dim=12)
+    res = bj.Result.empty(problem)
+    X = problem.from_unit(sample("sobol", 300, problem.dim, seed))
+    res.append(X, problem.evaluate_batch(X), 0)
+    strategy = make_strategy(method, problem, budget=320, seed=seed, options=method_options)
+    t0 = time.perf_counter()
+    prop = strategy.propose(res, 20, 1)
+    total = time.perf_counter() - t0
+    return {
+        "method": method,
+        "n": 300,
+        "d": problem.dim,
+        "total_seconds": total,
+        "train_seconds": prop.train_seconds,
+        "search_seconds": prop.search_seconds,
+        "sensitivity_seconds": prop.info.get("sensitivity_seconds"),
+        "evolution_seconds": prop.info.get("seconds_evolution"),
+        "cgd_seconds": prop.info.get("seconds_cgd"),
+        "selection_seconds": prop.info.get("seconds_selection"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", choices=[*SUITES, "all"], default="all")
+    ap.add_argument("--methods", nargs="*", default=None, help="override the suite's methods")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on shared CPUs)")
+    ap.add_argument("--method-options", default="{}", help="JSON dict for the surrogate strategies")
+    ap.add_argument("--tag", default="", help="suffix of the output files")
+    ap.add_argument("--epoch-timing", action="store_true", help="only time one epoch")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    method_options = json.loads(args.method_options)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"_{args.tag}" if args.tag else ""
+
+    if args.epoch_timing:
+        rows = [
+            epoch_timing(s, m, method_options)
+            for m in (args.methods or ["c+o-ftt"])
+            for s in args.seeds
+        ]
+        (out / f"epoch_timing{tag}.json").write_text(json.dumps(rows, indent=1))
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+
+    path = out / f"search_methods{tag}.json"
+    state = json.loads(path.read_text()) if path.exists() else {"records": []}
+    state["machine"] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch_threads": args.threads,
+    }
+    done = {(r["suite"], r["method"], r["seed"]) for r in state["records"]}
+    suites = list(SUITES) if args.suite == "all" else [args.suite]
+    for name in suites:
+        suite = SUITES[name]
+        for method in args.methods or suite["methods"]:
+            for seed in args.seeds:
+                if (suite["problem"], method, seed) in done:
+                    continue
+                print(f"[{time.strftime('%H:%M:%S')}] {name} {method} seed {seed}", flush=True)
+                rec = run_one(suite, method, seed, method_options)
+                print("   ", json.dumps(rec), flush=True)
+                state["records"].append(rec)
+                path.write_text(json.dumps(state, indent=1))
+                (out / f"search_methods{tag}.md").write_text(summarise(state["records"]))
+    print(summarise(state["records"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,383 @@
+"""Ranking and batch selection on (predicted or observed) objective vectors.
+
+Everything here is NumPy on small arrays (a few thousand rows at most): non-dominated
+sorting with Deb's feasibility rule, NSGA-II crowding, and the greedy selection of a
+diverse, likely-feasible batch that ends every search epoch. Objectives are minimised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "constrained_ranks",
+    "crowding_distance",
+    "greedy_hvi",
+    "non_dominated_ranks",
+    "observed_violation",
+    "select_batch",
+    "survival",
+]
+
+
+def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
+    """Pareto rank of every row of ``Y`` (0 = non-dominated), by iterated front peeling.
+
+    Args:
+        Y: ``(n, m)`` finite objective vectors (minimised).
+
+    Returns:
+        ``(n,)`` integer ranks.
+    """
+    Y = np.asarray(Y, dtype=float)
+    n = Y.shape[0]
+    ranks = np.full(n, -1, dtype=int)
+    if n == 0:
+        return ranks
+    le = np.all(Y[:, None, :] <= Y[None, :, :], axis=-1)
+    lt = np.any(Y[:, None, :] < Y[None, :, :], axis=-1)
+    dom = le & lt  # dom[i, j]: i dominates j
+    count = dom.sum(axis=0)
+    rank = 0
+    left = np.ones(n, dtype=bool)
+    while left.any():
+        front = left & (count == 0)
+        ranks[front] = rank
+        left &= ~front
+        count = count - dom[front].sum(axis=0)
+        rank += 1
+    return ranks
+
+
+def crowding_distance(Y: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of each row of ``Y`` within its set (boundary = inf).
+
+    Args:
+        Y: ``(n, m)`` objective vectors of one front.
+
+    Returns:
+        ``(n,)`` distances; larger means less crowded.
+    """
+    Y = np.asarray(Y, dtype=float)
+    n, m = Y.shape
+    if n <= 2:
+        return np.full(n, np.inf)
+    dist = np.zeros(n)
+    for j in range(m):
+        order = np.argsort(Y[:, j], kind="stable")
+        col = Y[order, j]
+        span = col[-1] - col[0]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (col[2:] - col[:-2]) / span
+    return dist
+
+
+def constrained_ranks(Y: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
+    """Ranks under Deb's feasibility rule.
+
+    Rows with ``violation <= 0`` are feasible and ranked by non-dominated sorting of
+    ``Y``; every infeasible row ranks after every feasible one, in order of increasing
+    violation (each infeasible row gets its own rank).
+
+    Args:
+        Y: ``(n, m)`` objectives (rows of infeasible points may be non-finite).
+        violation: ``(n,)`` non-negative violation (``inf`` for failed points), or
+            ``None`` when every row is feasible.
+
+    Returns:
+        ``(n,)`` integer ranks, 0 best.
+    """
+    Y = np.asarray(Y, dtype=float)
+    n = Y.shape[0]
+    v = np.zeros(n) if violation is None else np.asarray(violation, dtype=float)
+    feas = (v <= 0) & np.all(np.isfinite(Y), axis=1)
+    ranks = np.empty(n, dtype=int)
+    fr = non_dominated_ranks(Y[feas]) if feas.any() else np.empty(0, dtype=int)
+    ranks[feas] = fr
+    base = int(fr.max()) + 1 if fr.size else 0
+    inf_idx = np.flatnonzero(~feas)
+    order = inf_idx[np.argsort(v[inf_idx], kind="stable")]
+    ranks[order] = base + np.arange(order.size)
+    return ranks
+
+
+def survival(Y: np.ndarray, violation: np.ndarray | None, n_keep: int) -> np.ndarray:
+    """NSGA-II environmental selection: the ``n_keep`` best rows by rank, then crowding.
+
+    Args:
+        Y: ``(n, m)`` objectives.
+        violation: ``(n,)`` violation (see :func:`constrained_ranks`) or ``None``.
+        n_keep: how many rows survive.
+
+    Returns:
+        ``(min(n, n_keep),)`` indices of the survivors, best first.
+    """
+    ranks = constrained_ranks(Y, violation)
+    crowd = np.zeros(len(ranks))
+    for r in np.unique(ranks):
+        idx = np.flatnonzero(ranks == r)
+        if idx.size > 1 and np.all(np.isfinite(Y[idx])):
+            crowd[idx] = crowding_distance(Y[idx])
+    order = np.lexsort((-crowd, ranks))
+    return order[: int(n_keep)]
+
+
+def observed_violation(C: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """Aggregate constraint violation of evaluated points (0 = feasible, inf = failed).
+
+    Each constraint's shortfall ``max(0, -c_j)`` is divided by a robust scale of that
+    constraint (the median absolute value of its finite observations), so constraints
+    in different units weigh alike; a non-finite value counts as the worst observed.
+
+    Args:
+        C: ``(n, k)`` constraint values (satisfied iff ``>= 0``).
+        failed: ``(n,)`` failed evaluations.
+
+    Returns:
+        ``(n,)`` violations.
+    """
+    C = np.asarray(C, dtype=float)
+    failed = np.asarray(failed, dtype=bool)
+    n, k = C.shape
+    v = np.zeros(n)
+    for j in range(k):
+        col = C[:, j]
+        fin = np.isfinite(col) & ~failed
+        scale = np.median(np.abs(col[fin])) if fin.any() else 1.0
+        scale = scale if scale > 0 else 1.0
+        short = np.maximum(0.0, -col) / scale
+        worst = short[fin].max() if fin.any() else 1.0
+        v += np.where(np.isfinite(short), short, 2.0 * worst + 1.0)
+    v[failed] = np.inf
+    return v
+
+
+def _min_dist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``(len(A),)`` Euclidean distance from each row of ``A`` to its nearest row of ``B``."""
+    if B.shape[0] == 0:
+        return np.full(A.shape[0], np.inf)
+    out = np.empty(A.shape[0])
+    for s in range(0, A.shape[0], 1024):  # bounded memory for large pools
+        diff = A[s : s + 1024, None, :] - B[None, :, :]
+        out[s : s + 1024] = np.sqrt((diff**2).sum(-1)).min(axis=1)
+    return out
+
+
+def greedy_hvi(
+    obj: np.ndarray,
+    weight: np.ndarray,
+    front: np.ndarray,
+    ref_point: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    n_samples: int = 4096,
+    accept: Any = None,
+) -> list[int]:
+    """Greedy batch by weighted hypervolume improvement, estimated by Monte Carlo.
+
+    Each step takes the candidate with the largest ``weight_i * HVI_i``, where
+    ``HVI_i`` is the volume (below ``ref_point``) that candidate ``i`` dominates and
+    that neither ``front`` nor the candidates already taken dominate: the chosen
+    points are "believed" at their predicted values, so the next pick goes where the
+    front gains most, which balances quality and spread. Volumes are counted on
+    ``n_samples`` uniform points of the box between the best value seen and
+    ``ref_point``. Stops early when no candidate adds volume.
+
+    Args:
+        obj: ``(N, m)`` candidate objectives (minimised).
+        weight: ``(N,)`` non-negative weights (e.g. P(feasible)); 0 excludes.
+        front: ``(F, m)`` objectives already achieved (may be empty).
+        ref_point: ``(m,)`` reference point.
+        n: at most this many picks.
+        rng: random generator for the Monte-Carlo points.
+        n_samples: Monte-Carlo points.
+        accept: optional callable ``i -> bool`` vetoing a pick (e.g. a duplicate).
+
+    Returns:
+        Indices into ``obj``, in the order taken.
+    """
+    obj = np.asarray(obj, dtype=float)
+    ref = np.asarray(ref_point, dtype=float).reshape(-1)
+    front = np.asarray(front, dtype=float).reshape(-1, obj.shape[1])
+    weight = np.asarray(weight, dtype=float)
+    cand = np.flatnonzero(
+        (weight > 0) & np.all(np.isfinite(obj), axis=1) & np.all(obj < ref, axis=1)
+    )
+    if cand.size == 0 or n <= 0:
+        return []
+    parts = [obj[cand]]
+    if len(front):
+        parts.append(front)
+    lower = np.minimum(np.vstack(parts).min(axis=0), ref)
+    S = lower + rng.random((int(n_samples), ref.size)) * (ref - lower)
+
+    def dominates(A: np.ndarray) -> np.ndarray:
+        out = np.zeros((A.shape[0], S.shape[0]), dtype=bool)
+        for s in range(0, A.shape[0], 256):
+            out[s : s + 256] = np.all(A[s : s + 256, None, :] <= S[None], axis=-1)
+        return out
+
+    covered = dominates(front).any(axis=0) if len(front) else np.zeros(len(S), bool)
+    dom = dominates(obj[cand]) & ~covered
+    w = weight[cand]
+    picks: list[int] = []
+    alive = np.ones(cand.size, dtype=bool)
+    while len(picks) < n:
+        score = np.where(alive, w * dom.sum(axis=1), 0.0)
+        j = int(np.argmax(score))
+        if score[j] <= 0:
+            break
+        alive[j] = False
+        if accept is not None and not accept(int(cand[j])):
+            continue
+        picks.append(int(cand[j]))
+        dom &= ~dom[j]
+    return picks
+
+
+def select_batch(
+    U: np.ndarray,
+    obj: np.ndarray,
+    log_pfeas: np.ndarray | None,
+    n: int,
+    U_avoid: np.ndarray | None = None,
+    feasibility_threshold: float = 0.5,
+    min_distance: float = 1e-3,
+    fill_radius: float = 0.1,
+    fill_score: np.ndarray | None = None,
+    ref_point: np.ndarray | None = None,
+    front: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    hvi_min_probability: float | None = None,
+    fill: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose ``n`` diverse, likely-feasible candidates from a pool.
+
+    Candidates closer than ``min_distance * sqrt(d)`` (unit-cube distance) to an
+    avoided point (already evaluated) are dropped. With a ``ref_point``, the batch
+    starts with :func:`greedy_hvi` picks among the candidates with
+    ``P(feasible) >= hvi_min_probability`` (hypervolume improvement over ``front``
+    times P(feasible)) for as long as some
+    candidate still adds volume. Then, among the remaining predicted-feasible ones
+    (``P(feasible) >= feasibility_threshold``), whole predicted Pareto fronts are taken
+    in order; the front that does not fit is thinned by greedy max-min distance in the
+    normalised objective space (maximum predicted diversity across objectives). When
+    fewer than ``n`` are predicted feasible, the rest are the candidates with the
+    lowest ``fill_score`` (default: the most likely feasible), kept at least
+    ``fill_radius * sqrt(d)`` apart in the input space (the radius halves until the
+    batch fills).
+
+    Args:
+        U: ``(N, d)`` candidates in the unit cube.
+        obj: ``(N, m)`` predicted objectives (minimised).
+        log_pfeas: ``(N,)`` log predicted probability of feasibility, or ``None``
+            (every candidate feasible).
+        n: batch size.
+        U_avoid: ``(n_a, d)`` points not to repeat.
+        feasibility_threshold: probability above which a candidate counts as feasible.
+        min_distance: duplicate radius, relative to the cube's diagonal.
+        fill_radius: initial input-space spacing of the fill, relative to the diagonal.
+        fill_score: ``(N,)`` order of the fill, lower first (default ``-log_pfeas``).
+        ref_point: ``(m,)`` reference point enabling the hypervolume stage.
+        front: ``(F, m)`` observed feasible objectives for the hypervolume stage.
+        rng: random generator of the hypervolume stage's Monte-Carlo points.
+        hvi_min_probability: P(feasible) a candidate needs to enter the hypervolume
+            stage (default ``feasibility_threshold``); lower values let a large
+            improvement outweigh a lower probability (the weight is P times HVI).
+        fill: top the batch up with predicted-infeasible candidates (else return
+            fewer than ``n``).
+
+    Returns:
+        ``(indices (q,), predicted_feasible (q,) bool)``, ``q <= n`` (smaller only when
+        the pool has fewer distinct candidates).
+    """
+    U = np.asarray(U, dtype=float)
+    obj = np.asarray(obj, dtype=float)
+    N, d = U.shape
+    diag = np.sqrt(d)
+    dup = min_distance * diag
+    ok = np.all(np.isfinite(obj), axis=1) & np.all(np.isfinite(U), axis=1)
+    if U_avoid is not None and len(U_avoid):
+        ok &= _min_dist(U, np.asarray(U_avoid, dtype=float)) > dup
+    lp = np.zeros(N) if log_pfeas is None else np.asarray(log_pfeas, dtype=float)
+    lp = np.where(np.isfinite(lp), lp, -np.inf)
+    feas = ok & (lp >= np.log(feasibility_threshold))
+
+    chosen: list[int] = []
+
+    def far_enough(i: int, radius: float) -> bool:
+        if not chosen:
+            return True
+        return float(np.sqrt(((U[chosen] - U[i]) ** 2).sum(-1)).min()) > radius
+
+    f_idx = np.flatnonzero(feas)
+    p_min = feasibility_threshold if hvi_min_probability is None else hvi_min_probability
+    eligible = ok & (lp >= np.log(max(p_min, 1e-300)))
+    if eligible.any() and ref_point is not None:
+        weight = np.where(eligible, np.exp(lp), 0.0)
+        rng = rng if rng is not None else np.random.default_rng(0)
+
+        def accept(i: int) -> bool:
+            if far_enough(i, dup):
+                chosen.append(i)
+                return True
+            return False
+
+        greedy_hvi(
+            obj,
+            weight,
+            np.empty((0, obj.shape[1])) if front is None else front,
+            ref_point,
+            n,
+            rng,
+            accept=accept,
+        )
+    if f_idx.size and len(chosen) < n:
+        Z = obj[f_idx]
+        lo, hi = Z.min(axis=0), Z.max(axis=0)
+        Z = (Z - lo) / np.where(hi > lo, hi - lo, 1.0)
+        ranks = non_dominated_ranks(Z)
+        taken = set(chosen)
+        # Candidates already taken count for the spread but are not taken twice.
+        sel_Z: list[np.ndarray] = [Z[np.searchsorted(f_idx, c)] for c in chosen if feas[c]]
+        for r in range(int(ranks.max()) + 1):
+            if len(chosen) >= n:
+                break
+            members = [int(i) for i in np.flatnonzero(ranks == r) if f_idx[i] not in taken]
+            # Greedy max-min in objective space, starting from the best-balanced point.
+            while members and len(chosen) < n:
+                mz = Z[members]
+                if sel_Z:
+                    dist = np.sqrt(((mz[:, None, :] - np.asarray(sel_Z)[None]) ** 2).sum(-1))
+                    score = dist.min(axis=1)
+                    pick = int(np.argmax(score))
+                else:
+                    pick = int(np.argmin(mz.sum(axis=1)))
+                i = members.pop(pick)
+                if far_enough(int(f_idx[i]), dup):
+                    chosen.append(int(f_idx[i]))
+                    sel_Z.append(Z[i])
+    if fill and len(chosen) < n:
+        rest = np.flatnonzero(ok & ~np.isin(np.arange(N), chosen))
+        score = -lp if fill_score is None else np.asarray(fill_score, dtype=float)
+        score = np.where(np.isnan(score), np.inf, score)
+        rest = rest[np.argsort(score[rest], kind="stable")]
+        radius = fill_radius * diag
+        while len(chosen) < n and rest.size:
+            took = []
+            for i in rest:
+                if len(chosen) >= n:
+                    break
+                if far_enough(int(i), max(radius, dup)):
+                    chosen.append(int(i))
+                    took.append(i)
+            rest = rest[~np.isin(rest, took)]
+            if radius <= dup:
+                break
+            radius /= 2.0
+    idx = np.asarray(chosen, dtype=int)
+    pred_feas = feas[idx] if idx.size else np.zeros(0, dtype=bool)
+    return idx, pred_feas

@@ -1,0 +1,463 @@
+"""The per-epoch search on the surrogate: evolve, refine by CGD, select a batch.
+
+One call of :meth:`SurrogateSearch.propose` runs entirely on the surrogate (no true
+evaluations):
+
+1. **Parents.** Evaluated points ranked by their *observed* feasibility (Deb's rule:
+   feasible points by Pareto rank, then infeasible ones by aggregate violation, failed
+   ones last), plus a share of fresh uniform samples.
+2. **Evolution.** A few generations of NSGA-II on the surrogate: binary tournaments,
+   uniform crossover, :class:`SensitivityWeightedPerturbation` offspring, and
+   survival by *predicted*-feasibility-aware non-dominated sorting (a candidate counts
+   as feasible when ``P(all constraints) >= threshold``; infeasible ones rank by
+   ``log threshold - log P``) with crowding.
+3. **Refinement.** :class:`ConstraintGradientDescent` from the population's best, the
+   best evaluated points and fresh samples; every iterate is a trace sample.
+4. **Selection.** From everything predicted on the way (population archive and trace
+   samples) :func:`~botorch_joint.acquisition.ranking.select_batch` picks the batch,
+   never repeating an evaluated point: first, greedily, the predicted-feasible
+   candidates with the largest predicted hypervolume improvement times P(feasible)
+   (quality and spread; ``selection="hvi"``), then the rest of the predicted Pareto
+   fronts thinned by maximum diversity across objectives; too few predicted-feasible
+   candidates are topped up by the unified loss, spread out in the input space. With
+   an uncertainty bonus ``beta``, objectives enter ranking and selection as
+   ``mu - beta * sigma``.
+
+Without feasibility information (``o-`` models, or ``use_feasibility=False``) every
+candidate counts as feasible: candidates are chosen on objectives alone, and
+constraints act only through step 1, which starts the search from the evaluated
+points that were observed feasible (or least infeasible).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from botorch_joint.acquisition.descent import ConstraintGradientDescent
+from botorch_joint.acquisition.loss import outcomes
+from botorch_joint.acquisition.perturbation import SensitivityWeightedPerturbation
+from botorch_joint.acquisition.ranking import (
+    non_dominated_ranks,
+    observed_violation,
+    select_batch,
+    survival,
+)
+
+__all__ = ["SearchResult", "SurrogateSearch", "objective_scaling"]
+
+
+@dataclass
+class SearchResult:
+    """A proposed batch and what the surrogate predicts for it.
+
+    Attributes:
+        X: ``(q, d)`` points in the problem's units.
+        obj: ``(q, m)`` predicted objectives.
+        obj_std: ``(q, m)`` predictive standard deviations, or ``None``.
+        p_feasible: ``(q,)`` predicted P(all constraints hold), or ``None``.
+        predicted_feasible: ``(q,)`` chosen as predicted feasible.
+        info: counts and timings (JSON-serialisable).
+    """
+
+    X: np.ndarray
+    obj: np.ndarray
+    obj_std: np.ndarray | None
+    p_feasible: np.ndarray | None
+    predicted_feasible: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def objective_scaling(Y: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ideal, scale)`` for the loss: minimum and range of the observed objectives.
+
+    Uses the feasible rows when there are at least two, else every successful row. The
+    range runs to the 90th percentile, so a few huge errors do not flatten the rest.
+
+    Args:
+        Y: ``(n, m)`` observed objectives (NaN rows for failed evaluations).
+        feasible: ``(n,)`` observed feasibility.
+    """
+    ok = np.all(np.isfinite(Y), axis=1)
+    rows = Y[ok & feasible] if (ok & feasible).sum() >= 2 else Y[ok]
+    m = Y.shape[1]
+    if rows.shape[0] == 0:
+        return np.zeros(m), np.ones(m)
+    lo = rows.min(axis=0)
+    span = np.percentile(rows, 90, axis=0) - lo
+    span = np.where(span > 0, span, rows.max(axis=0) - lo)
+    return lo, np.where(span > 0, span, 1.0)
+
+
+class SurrogateSearch:
+    """Population search plus constraint-gradient refinement on a fitted surrogate.
+
+    Args:
+        model: fitted surrogate (prediction protocol of :mod:`botorch_joint.models`).
+        bounds: ``(2, d)`` box in the problem's units.
+        sensitivity: ``(d,)`` sensitivity indices for the perturbation (``None``:
+            uniform steps).
+        use_feasibility: use the model's feasibility predictions (``False`` for ``o-``).
+        feasibility_mask: ``(k,)`` which constraints' predictions to use (default all).
+        pop_size: population size of the evolutionary stage.
+        generations: generations of the evolutionary stage.
+        crossover_rate: share of offspring made by uniform crossover before perturbing.
+        random_fraction: share of the first population drawn uniformly at random.
+        perturbation_scale: geometric-mean perturbation step (unit cube).
+        direction: ``"finer"``, ``"coarser"`` or ``"uniform"`` (see
+            :class:`SensitivityWeightedPerturbation`).
+        strength: how strongly sensitivities shape the steps.
+        cgd_starts: number of constraint-gradient-descent starts.
+        cgd_steps: gradient steps per start.
+        cgd_lr: Adam step size (unit cube) at the first step.
+        cgd_lr_final: last step size as a fraction of ``cgd_lr``.
+        feasibility_weight: weight of the feasibility term of the unified loss.
+        uncertainty_weight: optimism ``beta`` for models with a predictive spread.
+        feasibility_threshold: P(feasible) above which a candidate counts as feasible.
+        min_distance: duplicate radius (relative to the cube's diagonal).
+        selection: ``"hvi"`` (greedy predicted hypervolume improvement times
+            P(feasible), then maximum diversity) or ``"diversity"`` (maximum predicted
+            diversity across objectives only).
+        hvi_min_probability: P(feasible) a candidate needs for the hypervolume stage
+            of the selection (default ``feasibility_threshold``).
+        local_fraction: share of the batch reserved for *local* candidates: small
+            sensitivity-weighted steps (``local_scale``) around the observed feasible
+            Pareto points, selected the same way (only when some evaluation is
+            feasible; unused slots go to the global pool).
+        local_scale: geometric-mean step of the local candidates (unit cube).
+        local_samples: number of local candidates.
+        ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
+            observed feasible, else successful, objectives' maximum plus 10 % of their
+            range).
+        dtype: floating type of the candidates fed to the model.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        bounds: np.ndarray,
+        sensitivity: np.ndarray | None = None,
+        use_feasibility: bool = True,
+        feasibility_mask: np.ndarray | None = None,
+        pop_size: int = 96,
+        generations: int = 10,
+        crossover_rate: float = 0.5,
+        random_fraction: float = 0.25,
+        perturbation_scale: float = 0.08,
+        direction: str = "finer",
+        strength: float = 0.5,
+        cgd_starts: int = 32,
+        cgd_steps: int = 25,
+        cgd_lr: float = 0.05,
+        cgd_lr_final: float = 0.1,
+        feasibility_weight: float = 1.0,
+        uncertainty_weight: float = 0.0,
+        feasibility_threshold: float = 0.5,
+        min_distance: float = 1e-3,
+        selection: str = "hvi",
+        hvi_min_probability: float | None = None,
+        local_fraction: float = 0.5,
+        local_scale: float = 0.02,
+        local_samples: int = 256,
+        ref_point: np.ndarray | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        self.model = model
+        self.bounds = np.asarray(bounds, dtype=float)
+        self.dim = self.bounds.shape[1]
+        self.sensitivity = None if sensitivity is None else np.asarray(sensitivity, float)
+        self.use_feasibility = bool(use_feasibility)
+        self.feasibility_mask = (
+            None if feasibility_mask is None else [bool(b) for b in feasibility_mask]
+        )
+        if self.feasibility_mask is not None and not any(self.feasibility_mask):
+            self.use_feasibility = False
+        self.pop_size = int(pop_size)
+        self.generations = int(generations)
+        self.crossover_rate = float(crossover_rate)
+        self.random_fraction = float(random_fraction)
+        self.perturbation = SensitivityWeightedPerturbation(
+            self.sensitivity,
+            scale=perturbation_scale,
+            direction=direction,
+            strength=strength,
+            dim=self.dim,
+        )
+        self.cgd_starts = int(cgd_starts)
+        self.cgd_steps = int(cgd_steps)
+        self.cgd_lr = float(cgd_lr)
+        self.cgd_lr_final = float(cgd_lr_final)
+        self.feasibility_weight = float(feasibility_weight)
+        self.uncertainty_weight = float(uncertainty_weight)
+        self.feasibility_threshold = float(feasibility_threshold)
+        self.min_distance = float(min_distance)
+        if selection not in ("hvi", "diversity"):
+            raise ValueError(f"unknown selection {selection!r}; choose 'hvi' or 'diversity'")
+        self.selection = selection
+        self.hvi_min_probability = hvi_min_probability
+        self.local_fraction = float(local_fraction)
+        self.local_samples = int(local_samples)
+        self.local_perturbation = SensitivityWeightedPerturbation(
+            self.sensitivity,
+            scale=local_scale,
+            direction=direction,
+            strength=strength,
+            dim=self.dim,
+        )
+        self.ref_point = None if ref_point is None else np.asarray(ref_point, float)
+        self.dtype = dtype
+
+    # ---------------------------------------------------------------- helpers
+    def _to_unit(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, float) - self.bounds[0]) / (self.bounds[1] - self.bounds[0])
+
+    def _from_unit(self, U: np.ndarray) -> np.ndarray:
+        return self.bounds[0] + np.asarray(U, float) * (self.bounds[1] - self.bounds[0])
+
+    def evaluate(self, U: np.ndarray, chunk: int = 2048) -> dict[str, np.ndarray | None]:
+        """Surrogate predictions at ``(N, d)`` unit-cube points.
+
+        Returns:
+            ``obj (N, m)``, ``obj_std (N, m) | None``, ``log_p (N,) | None`` (log
+            P(all constraints hold)).
+        """
+        objs, stds, lps = [], [], []
+        with torch.no_grad():
+            for s in range(0, U.shape[0], chunk):
+                X = torch.as_tensor(self._from_unit(U[s : s + chunk]), dtype=self.dtype)
+                out = outcomes(self.model, X, self.use_feasibility, self.feasibility_mask)
+                objs.append(out.obj.cpu().numpy())
+                if out.obj_std is not None:
+                    stds.append(out.obj_std.cpu().numpy())
+                if out.log_pfeas is not None:
+                    lps.append(out.log_pfeas_total.cpu().numpy())
+        return {
+            "obj": np.concatenate(objs),
+            "obj_std": np.concatenate(stds) if stds else None,
+            "log_p": np.concatenate(lps) if lps else None,
+        }
+
+    def _rank_objectives(self, pred: dict[str, np.ndarray | None]) -> np.ndarray:
+        obj = pred["obj"]
+        if self.uncertainty_weight and pred["obj_std"] is not None:
+            obj = obj - self.uncertainty_weight * pred["obj_std"]
+        return obj
+
+    def _violation(self, pred: dict[str, np.ndarray | None]) -> np.ndarray | None:
+        lp = pred["log_p"]
+        if lp is None:
+            return None
+        return np.maximum(0.0, np.log(self.feasibility_threshold) - lp)
+
+    # ------------------------------------------------------------------- main
+    def propose(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        C: np.ndarray,
+        failed: np.ndarray,
+        n: int,
+        rng: np.random.Generator,
+    ) -> SearchResult:
+        """Search the surrogate and return ``n`` new points.
+
+        Args:
+            X: ``(N, d)`` evaluated points (problem units).
+            Y: ``(N, m)`` their objectives (NaN rows for failed evaluations).
+            C: ``(N, k)`` their constraint values.
+            failed: ``(N,)`` failed evaluations.
+            n: batch size.
+            rng: the epoch's random generator.
+        """
+        t_start = time.perf_counter()
+        d = self.dim
+        U_eval = np.clip(self._to_unit(X), 0.0, 1.0)
+        failed = np.asarray(failed, bool) | ~np.all(np.isfinite(Y), axis=1)
+        C = np.asarray(C, float).reshape(len(X), -1)
+        viol_obs = observed_violation(C, failed) if C.shape[1] else np.where(failed, np.inf, 0.0)
+        feasible_obs = viol_obs <= 0
+        ideal, scale = objective_scaling(Y, feasible_obs)
+        Y_rank = np.where(np.isfinite(Y), Y, np.inf)
+
+        # 1. parents: evaluated points by observed feasibility and rank, plus fresh samples
+        n_rand = max(1, int(round(self.random_fraction * self.pop_size)))
+        n_par = min(self.pop_size - n_rand, int((~failed).sum()))
+        par = survival(Y_rank, viol_obs, n_par) if n_par > 0 else np.empty(0, int)
+        par = par[np.isfinite(viol_obs[par])]
+        pop_U = np.vstack([U_eval[par], rng.random((self.pop_size - len(par), d))])
+        pop = self.evaluate(pop_U)
+        archive_U, archive = [pop_U], [pop]
+
+        # 2. evolution on the surrogate
+        t_evo = time.perf_counter()
+        for _ in range(self.generations):
+            P = pop_U.shape[0]
+            # The population is kept best-first, so a lower index wins a tournament.
+            a = rng.integers(P, size=(2, self.pop_size)).min(axis=0)
+            b = rng.integers(P, size=(2, self.pop_size)).min(axis=0)
+            cross = (rng.random(self.pop_size) < self.crossover_rate)[:, None]
+            mask = rng.random((self.pop_size, d)) < 0.5
+            child = np.where(cross & mask, pop_U[b], pop_U[a])
+            child = self.perturbation(child, None, rng)
+            cpred = self.evaluate(child)
+            archive_U.append(child)
+            archive.append(cpred)
+            pop_U = np.vstack([pop_U, child])
+            pop = _cat([pop, cpred])
+            keep = survival(self._rank_objectives(pop), self._violation(pop), self.pop_size)
+            pop_U, pop = pop_U[keep], _take(pop, keep)
+        t_cgd = time.perf_counter()
+
+        # 3. constraint-gradient descent from the best candidates, evaluated and fresh
+        trace_U: np.ndarray | None = None
+        trace_pred: dict[str, np.ndarray | None] | None = None
+        if self.cgd_starts > 0 and self.cgd_steps > 0:
+            n_pop = min(self.cgd_starts // 2, pop_U.shape[0])
+            n_obs = min(self.cgd_starts // 4, len(par))
+            n_new = max(0, self.cgd_starts - n_pop - n_obs)
+            starts = np.vstack([pop_U[:n_pop], U_eval[par[:n_obs]], rng.random((n_new, d))])
+            cgd = ConstraintGradientDescent(
+                self.model,
+                bounds=self.bounds,
+                steps=self.cgd_steps,
+                lr=self.cgd_lr,
+                lr_final=self.cgd_lr_final,
+                feasibility_weight=self.feasibility_weight,
+                uncertainty_weight=self.uncertainty_weight,
+                ideal=ideal,
+                scale=scale,
+                use_feasibility=self.use_feasibility,
+                feasibility_mask=self.feasibility_mask,
+                dtype=self.dtype,
+            )
+            trace = cgd.run(self._from_unit(starts))
+            flat = trace.flat()
+            trace_U = flat["U"]
+            trace_pred = {
+                "obj": flat["obj"],
+                "obj_std": flat["obj_std"],
+                "log_p": flat["log_pfeas_total"],
+            }
+            archive_U.append(trace_U)
+            archive.append(trace_pred)
+        # 3b. local candidates: small steps around the observed feasible Pareto points
+        ok_obs = np.all(np.isfinite(Y), axis=1)
+        elite = np.flatnonzero(ok_obs & feasible_obs)
+        if elite.size:
+            elite = elite[non_dominated_ranks(Y[elite]) == 0]
+        n_local = min(n, int(round(self.local_fraction * n))) if elite.size else 0
+        local_start = sum(len(a) for a in archive_U)
+        if n_local:
+            local_U = self.local_perturbation(U_eval[elite], self.local_samples, rng)
+            archive_U.append(local_U)
+            archive.append(self.evaluate(local_U))
+        t_sel = time.perf_counter()
+
+        # 4. batch selection from everything predicted
+        pool_U = np.vstack(archive_U)
+        pool = _cat(archive)
+        rank_obj = self._rank_objectives(pool)
+        # Too few predicted-feasible candidates: top up by the unified loss with equal
+        # weights, so the feasibility term leads far from feasibility and the
+        # objectives decide between candidates that are about equally likely feasible.
+        fill = ((rank_obj - ideal) / scale).mean(axis=1)
+        if pool["log_p"] is not None:
+            fill = fill - self.feasibility_weight * pool["log_p"]
+        ref, front = None, None
+        if self.selection == "hvi":
+            front = Y[ok_obs & feasible_obs]
+            ref = self.ref_point
+            if ref is None:
+                base = front if len(front) else Y[ok_obs]
+                ref = base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
+        select = {
+            "feasibility_threshold": self.feasibility_threshold,
+            "min_distance": self.min_distance,
+            "ref_point": ref,
+            "rng": rng,
+            "hvi_min_probability": self.hvi_min_probability,
+        }
+        idx = np.empty(0, dtype=int)
+        pred_feas = np.empty(0, dtype=bool)
+        U_avoid = U_eval
+        if n_local:
+            # Local slots first (predicted-feasible only); they count as taken for the rest.
+            lp = None if pool["log_p"] is None else pool["log_p"][local_start:]
+            idx, pred_feas = select_batch(
+                pool_U[local_start:],
+                rank_obj[local_start:],
+                lp,
+                n_local,
+                U_avoid=U_eval,
+                front=front,
+                fill=False,
+                **select,
+            )
+            idx = idx + local_start
+            U_avoid = np.vstack([U_eval, pool_U[idx]])
+            if front is not None:
+                front = np.vstack([front, rank_obj[idx][pred_feas]])
+        gidx, gfeas = select_batch(
+            pool_U,
+            rank_obj,
+            pool["log_p"],
+            n - len(idx),
+            U_avoid=U_avoid,
+            fill_score=fill,
+            front=front,
+            **select,
+        )
+        n_local_chosen = len(idx)
+        idx = np.concatenate([idx, gidx]).astype(int)
+        pred_feas = np.concatenate([pred_feas, gfeas]).astype(bool)
+        if len(idx) < n:  # only when the pool is degenerate: fill uniformly
+            extra = rng.random((n - len(idx), d))
+            pool_U = np.vstack([pool_U, extra])
+            pool = _cat([pool, self.evaluate(extra)])
+            idx = np.concatenate([idx, np.arange(len(pool_U) - len(extra), len(pool_U))])
+            pred_feas = np.concatenate([pred_feas, np.zeros(len(extra), bool)])
+        chosen = _take(pool, idx)
+        t_end = time.perf_counter()
+        p_feas = None if chosen["log_p"] is None else np.exp(chosen["log_p"])
+        n_pool_feas = (
+            len(pool_U)
+            if pool["log_p"] is None
+            else int((pool["log_p"] >= np.log(self.feasibility_threshold)).sum())
+        )
+        info = {
+            "pool_size": int(len(pool_U)),
+            "pool_predicted_feasible": n_pool_feas,
+            "trace_samples": 0 if trace_U is None else int(len(trace_U)),
+            "batch_local": int(n_local_chosen),
+            "batch_predicted_feasible": int(pred_feas.sum()),
+            "batch_mean_p_feasible": None if p_feas is None else float(p_feas.mean()),
+            "parents_observed_feasible": int(feasible_obs[par].sum()) if len(par) else 0,
+            "seconds_evolution": t_cgd - t_evo,
+            "seconds_cgd": t_sel - t_cgd,
+            "seconds_selection": t_end - t_sel,
+            "seconds_total": t_end - t_start,
+        }
+        return SearchResult(
+            X=np.clip(self._from_unit(pool_U[idx]), self.bounds[0], self.bounds[1]),
+            obj=chosen["obj"],
+            obj_std=chosen["obj_std"],
+            p_feasible=p_feas,
+            predicted_feasible=pred_feas,
+            info=info,
+        )
+
+
+def _cat(preds: list[dict[str, np.ndarray | None]]) -> dict[str, np.ndarray | None]:
+    out: dict[str, np.ndarray | None] = {}
+    for key in preds[0]:
+        vals = [p[key] for p in preds]
+        out[key] = None if any(v is None for v in vals) else np.concatenate(vals)
+    return out
+
+
+def _take(pred: dict[str, np.ndarray | None], idx: np.ndarray) -> dict[str, np.ndarray | None]:
+    return {k: None if v is None else v[idx] for k, v in pred.items()}

@@ -1,0 +1,504 @@
+"""The joint objective + feasibility network surrogate as a BoTorch ensemble model.
+
+One network per ensemble member learns the objectives (regression head) and the
+feasibility of every constraint (classification head, one logit per constraint) from a
+shared representation. The ensemble's spread is the model's uncertainty; its members
+are the samples of BoTorch's :class:`~botorch.posteriors.ensemble.EnsemblePosterior`, so
+the model works unchanged in every Monte-Carlo acquisition function.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from botorch.exceptions.errors import UnsupportedError
+from botorch.models.ensemble import EnsembleModel
+from botorch.models.transforms.input import InputTransform
+from botorch.models.transforms.outcome import OutcomeTransform
+from botorch.utils.datasets import SupervisedDataset
+from torch import Tensor
+
+from botorch_joint.models.networks import build_network
+
+__all__ = ["JointSurrogate"]
+
+#: Rows per network call in :meth:`JointSurrogate.member_outputs`.
+PREDICT_CHUNK = 4096
+
+
+class JointSurrogate(EnsembleModel):
+    """Deep-ensemble network with an objective head and a constraint-feasibility head.
+
+    The posterior at ``X`` (``batch_shape x n x d``, problem units) has ``m + k``
+    outputs: the ``m`` predicted objectives (original units, minimised) followed by the
+    ``k`` predicted probabilities that each constraint is satisfied (``c >= 0``). Its
+    ensemble dimension holds one prediction per member, so in Monte-Carlo acquisition
+    functions each sample is one member's prediction. Gradients flow to ``X``.
+
+    Feasibility outputs are probabilities; with BoTorch's constraint convention
+    (feasible iff the callable is ``<= 0``) use ``lambda Z: 0.5 - Z[..., m + j]``, or pass
+    ``lambda Z: Z[..., m + j]`` with ``fat=[None] * k`` to use the probability directly
+    as the feasibility weight.
+
+    Training data: rows with a non-finite objective are failed evaluations; they are left
+    out of the regression loss and labelled infeasible for every constraint. Constraint
+    values that are NaN or ``-inf`` count as violated. Nothing non-finite reaches a loss.
+
+    Args:
+        train_X: ``(n, d)`` inputs in the problem's own units.
+        train_Y: ``(n, m)`` objectives (NaN rows for failed evaluations).
+        train_C: ``(n, k)`` constraint values (satisfied iff ``>= 0``), or ``None`` for
+            the objective-only (``o-``) variant.
+        backbone: ``"ftt"`` (FT-Transformer) or ``"resnet"``.
+        bounds: ``(2, d)`` input bounds used to normalise inputs; defaults to the range
+            of ``train_X`` (after ``input_transform``, if one is given).
+        input_transform: optional BoTorch input transform (as passed by Ax); applied to
+            training and test inputs before the model's own normalisation to ``bounds``.
+        outcome_transform: optional BoTorch outcome transform (as passed by Ax) applied to
+            the objectives before training and undone in the posterior. Only supported
+            without constraint outputs; objectives are standardised internally anyway.
+        ensemble_size: number of members ``E``.
+        constraint_weight: weight of the classification (BCE) loss relative to the
+            regression (MSE on standardised objectives) loss.
+        max_epochs: maximum passes over the training rows.
+        patience: epochs without validation improvement before a member stops improving
+            (training ends when every member has run out of patience).
+        batch_size: minibatch size; ``None`` picks about 8 minibatches per epoch
+            (at least 32 rows), so the cost of a fit grows linearly with ``n``.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        validation_fraction: fraction of rows held out (a different random subset for
+            each member) for early stopping; no hold-out below 5 rows.
+        bootstrap: additionally train each member on a bootstrap resample of its rows.
+        num_threads: torch intra-op threads while training on the CPU (restored
+            afterwards); ``None`` leaves the setting alone. The default of one thread is
+            the fastest for these small layers, and much faster on a busy machine.
+        seed: seed of every random choice in construction and :meth:`fit` (initial
+            weights, hold-out split, minibatches, dropout). The global RNG is untouched.
+        dtype: floating type of the network weights (inputs and outputs keep their own).
+        network_options: keyword arguments for the backbone (e.g. ``{"n_blocks": 3}``).
+        constraint_columns: for use through Ax, which passes every metric as a column
+            of ``train_Y``: indices of the columns that are constraint values. Those
+            columns train the classification head (label ``value >= threshold``) and
+            the posterior reports ``threshold + P(feasible) - 0.5`` in their place, so
+            an Ax outcome constraint ``value >= threshold`` holds iff ``P >= 0.5``.
+        constraint_thresholds: one threshold per constraint column (default 0).
+    """
+
+    def __init__(
+        self,
+        train_X: Tensor,
+        train_Y: Tensor,
+        train_C: Tensor | None = None,
+        backbone: str = "ftt",
+        bounds: Tensor | None = None,
+        input_transform: InputTransform | None = None,
+        outcome_transform: OutcomeTransform | None = None,
+        ensemble_size: int = 5,
+        constraint_weight: float = 1.0,
+        max_epochs: int = 200,
+        patience: int = 30,
+        batch_size: int | None = None,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        validation_fraction: float = 0.15,
+        bootstrap: bool = False,
+        num_threads: int | None = 1,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        network_options: dict[str, Any] | None = None,
+        constraint_columns: Sequence[int] | None = None,
+        constraint_thresholds: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        train_X, train_Y, train_C, self._column_order, thresholds = _split_columns(
+            train_X, train_Y, train_C, constraint_columns, constraint_thresholds
+        )
+        if outcome_transform is not None and train_C is not None:
+            raise UnsupportedError(
+                "JointSurrogate supports an outcome_transform only without constraint "
+                "outputs (objectives are standardised internally anyway)."
+            )
+        if ensemble_size < 1:
+            raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
+        n, d = train_X.shape
+        m = train_Y.shape[-1]
+        k = 0 if train_C is None else train_C.shape[-1]
+        self.backbone_name = backbone
+        self.num_objectives = m
+        self.num_constraints = k
+        self.ensemble_size = ensemble_size
+        self._num_outputs = m + k
+        self.seed = int(seed)
+        self.options = {
+            "constraint_weight": float(constraint_weight),
+            "max_epochs": int(max_epochs),
+            "patience": int(patience),
+            "batch_size": batch_size,
+            "lr": float(lr),
+            "weight_decay": float(weight_decay),
+            "validation_fraction": float(validation_fraction),
+            "bootstrap": bool(bootstrap),
+            "num_threads": num_threads,
+        }
+        # Raw training data, kept for refits and for Ax/BoTorch utilities.
+        self.train_X = train_X
+        self.train_Y = train_Y
+        self.train_C = train_C
+
+        if input_transform is not None:
+            self.input_transform = input_transform.to(train_X)
+            with torch.no_grad():
+                input_transform.train()
+                X_model = input_transform(train_X)
+                input_transform.eval()
+        else:
+            X_model = train_X
+        Y_model = train_Y
+        if outcome_transform is not None:
+            self.outcome_transform = outcome_transform.to(train_Y)
+            with torch.no_grad():
+                outcome_transform.train()
+                Y_model, _ = outcome_transform(train_Y)
+                outcome_transform.eval()
+
+        if bounds is None:
+            bounds = _data_bounds(X_model)
+        bounds = torch.as_tensor(bounds).to(train_X)
+        if bounds.shape != (2, d):
+            raise ValueError(f"bounds must have shape (2, {d}), got {tuple(bounds.shape)}")
+        self.register_buffer("bounds", bounds)
+        span = bounds[1] - bounds[0]
+        self.register_buffer("_span", torch.where(span > 0, span, torch.ones_like(span)))
+
+        # Objective standardisation from the observed (finite) values only.
+        finite = torch.isfinite(Y_model)
+        count = finite.sum(0)
+        Y0 = torch.where(finite, Y_model, torch.zeros_like(Y_model))
+        mean = Y0.sum(0) / count.clamp_min(1)
+        var = (torch.where(finite, Y_model - mean, torch.zeros_like(Y0)) ** 2).sum(0) / (
+            (count - 1).clamp_min(1)
+        )
+        std = var.sqrt()
+        std = torch.where((count > 1) & (std > 1e-8 * mean.abs().clamp_min(1.0)), std, 1.0)
+        self.register_buffer("y_mean", mean)
+        self.register_buffer("y_std", std)
+        self.register_buffer("thresholds", thresholds.to(train_X))
+
+        # Network-ready tensors: nothing non-finite survives past this point.
+        self._net_dtype = dtype
+        failed = ~torch.isfinite(Y_model).all(dim=-1)
+        self._X_fit = self._normalise(X_model).to(dtype)
+        self._Y_fit = ((Y0 - mean) / std).to(dtype)
+        self._Y_mask = finite.to(dtype)
+        if k:
+            C = train_C - self.thresholds
+            labels = (C >= 0) & ~failed.unsqueeze(-1)  # NaN >= 0 is False: violated
+            self._labels = labels.to(dtype)
+        else:
+            self._labels = None
+
+        devices = [train_X.device] if train_X.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            self.net = build_network(
+                backbone, ensemble_size, d, m, k, **dict(network_options or {})
+            ).to(device=train_X.device, dtype=dtype)
+        self.fit_seconds: float | None = None
+        self.epochs_trained: int | None = None
+        self.eval()
+
+    # ------------------------------------------------------------------ BoTorch
+    @property
+    def batch_shape(self) -> torch.Size:
+        return torch.Size([])
+
+    def _set_transformed_inputs(self) -> None:
+        # Training inputs are transformed once in __init__; nothing to swap in and out.
+        pass
+
+    def _revert_to_original_inputs(self) -> None:
+        pass
+
+    @classmethod
+    def construct_inputs(
+        cls, training_data: SupervisedDataset, **model_options: Any
+    ) -> dict[str, Any]:
+        """Model keyword arguments from an Ax/BoTorch dataset (plus ``model_options``).
+
+        Called by Ax's ``Surrogate``; it also registers the model's fitting routine with
+        Ax so that the ``BOTORCH_MODULAR`` generator can fit it.
+        """
+        from botorch_joint.models.fit import register_with_ax
+
+        register_with_ax()
+        inputs = super().construct_inputs(training_data=training_data)
+        inputs.pop("train_Yvar", None)  # the network ignores observation noise
+        inputs.update(model_options)
+        return inputs
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Member predictions at ``X``.
+
+        Args:
+            X: ``batch_shape x n x d`` inputs (after any ``input_transform``).
+
+        Returns:
+            ``batch_shape x E x n x (m + k)``: objectives (original units) then
+            feasibility probabilities, in ``train_Y``'s column order when the model was
+            built with ``constraint_columns``.
+        """
+        obj, prob = self.member_outputs(X)
+        if self._column_order is not None:
+            # Ax mode: constraint columns report threshold + P - 0.5 in their own place.
+            shifted = prob + (self.thresholds - 0.5).to(prob)
+            return torch.cat([obj, shifted], dim=-1)[..., self._column_order]
+        return obj if prob is None else torch.cat([obj, prob], dim=-1)
+
+    def member_outputs(self, X: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Per-member objectives and feasibility probabilities.
+
+        Args:
+            X: ``batch_shape x n x d`` inputs (after any ``input_transform``).
+
+        Returns:
+            ``(objectives, probabilities)`` of shapes ``batch_shape x E x n x m`` and
+            ``batch_shape x E x n x k`` (``None`` when ``k == 0``), in ``X``'s dtype.
+        """
+        batch, d = X.shape[:-1], X.shape[-1]
+        flat = self._normalise(X).reshape(-1, d).to(self._net_dtype)
+        # Row chunks bound the activation memory (the FT-Transformer keeps d + 1 tokens
+        # per row and member) when predicting at many points.
+        outputs = [
+            self.net(chunk.unsqueeze(0).expand(self.ensemble_size, *chunk.shape))
+            for chunk in flat.split(PREDICT_CHUNK)
+        ]
+        reg = torch.cat([o[0] for o in outputs], dim=1)
+        logits = None if outputs[0][1] is None else torch.cat([o[1] for o in outputs], dim=1)
+
+        def unflatten(t: Tensor) -> Tensor:
+            t = t.to(X.dtype).reshape(self.ensemble_size, *batch, t.shape[-1])
+            return t.movedim(0, -3)
+
+        obj = unflatten(reg) * self.y_std.to(X) + self.y_mean.to(X)
+        # Sigmoid after the cast: in double precision P only underflows for |logit| > 700.
+        prob = None if logits is None else torch.sigmoid(unflatten(logits))
+        return obj, prob
+
+    # ----------------------------------------------------------------- training
+    def fit(self, verbose: bool = False, **overrides: Any) -> JointSurrogate:
+        """Train the ensemble (re-initialising it first, so repeated fits agree).
+
+        Args:
+            verbose: print the validation loss every 10 epochs.
+            **overrides: training options for this fit only (any of ``max_epochs``,
+                ``patience``, ``batch_size``, ``lr``, ``weight_decay``,
+                ``validation_fraction``, ``bootstrap``, ``constraint_weight``,
+                ``num_threads``).
+
+        Returns:
+            The model itself, in eval mode.
+        """
+        unknown = set(overrides) - set(self.options)
+        if unknown:
+            raise TypeError(f"unknown training option(s) {sorted(unknown)}")
+        opts = {**self.options, **overrides}
+        device = self._X_fit.device
+        devices = [device] if device.type == "cuda" else []
+        threads = torch.get_num_threads()
+        if opts["num_threads"] and device.type == "cpu":
+            torch.set_num_threads(int(opts["num_threads"]))
+        t0 = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.seed)
+                self.epochs_trained = self._train(opts, verbose)
+        finally:
+            torch.set_num_threads(threads)
+        self.fit_seconds = time.perf_counter() - t0
+        self.eval()
+        return self
+
+    def _member_loss(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        mask: Tensor,
+        labels: Tensor | None,
+        weight: float,
+        validation: bool = False,
+    ) -> Tensor:
+        """``(E,)`` loss of each member on its own ``(E, B, .)`` rows.
+
+        Training uses MSE (standardised objectives) plus ``weight`` times BCE. The
+        validation criterion replaces BCE by the Brier score: BCE grows without bound on
+        a few confidently misclassified rows long before the regression head stops
+        improving, which would end training early; the bounded Brier score does not.
+        """
+        reg, logits = self.net(X)
+        sq = (reg - Y) ** 2 * mask
+        loss = sq.sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp_min(1.0)
+        if logits is not None and labels is not None:
+            if validation:
+                term = (torch.sigmoid(logits) - labels) ** 2
+            else:
+                term = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+            loss = loss + weight * term.mean(dim=(1, 2))
+        return loss
+
+    def _train(self, opts: dict[str, Any], verbose: bool) -> int:
+        net = self.net
+        net.reset_parameters()
+        net.train()
+        X, Y, M, L = self._X_fit, self._Y_fit, self._Y_mask, self._labels
+        E, n, device = self.ensemble_size, X.shape[0], X.device
+
+        n_val = int(round(opts["validation_fraction"] * n)) if n >= 5 else 0
+        n_val = min(max(n_val, 1 if n >= 5 and opts["validation_fraction"] > 0 else 0), n - 1)
+        # Each member holds out its own random rows, so together they see all the data.
+        perm = torch.argsort(torch.rand(E, n, device=device), dim=1)
+        val_idx, tr_idx = perm[:, :n_val], perm[:, n_val:]
+        n_tr = tr_idx.shape[1]
+        if opts["bootstrap"]:
+            tr_idx = tr_idx.gather(1, torch.randint(0, n_tr, (E, n_tr), device=device))
+        B = opts["batch_size"] or max(32, math.ceil(n_tr / 8))
+        B = max(1, min(int(B), n_tr))
+        steps = max(1, n_tr // B)
+
+        def rows(t: Tensor | None, idx: Tensor) -> Tensor | None:
+            return None if t is None else t[idx]
+
+        optimiser = _adamw(net, opts["lr"], opts["weight_decay"])
+        weight = opts["constraint_weight"]
+        best = torch.full((E,), math.inf, device=device)
+        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        wait = torch.zeros(E, dtype=torch.long, device=device)
+        epoch = 0
+        for epoch in range(1, opts["max_epochs"] + 1):
+            order = tr_idx.gather(1, torch.argsort(torch.rand(E, n_tr, device=device), dim=1))
+            for s in range(steps):
+                idx = order[:, s * B : (s + 1) * B]
+                loss = self._member_loss(X[idx], Y[idx], M[idx], rows(L, idx), weight).sum()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+            if n_val == 0:
+                continue
+            net.eval()
+            with torch.no_grad():
+                val = self._member_loss(
+                    X[val_idx], Y[val_idx], M[val_idx], rows(L, val_idx), weight, True
+                )
+            net.train()
+            val = torch.where(torch.isfinite(val), val, torch.full_like(val, math.inf))
+            improved = val < best
+            best = torch.where(improved, val, best)
+            wait = torch.where(improved, torch.zeros_like(wait), wait + 1)
+            if improved.any():
+                for name, value in net.state_dict().items():
+                    best_state[name][improved] = value[improved]
+            if verbose and epoch % 10 == 0:
+                print(f"epoch {epoch}: validation loss per member {val.tolist()}")
+            if bool((wait >= opts["patience"]).all()):
+                break
+        if n_val:
+            net.load_state_dict(best_state)
+        net.eval()
+        return epoch
+
+    # ------------------------------------------------------------------ helpers
+    def _normalise(self, X: Tensor) -> Tensor:
+        # To [-1, 1] over the bounds: centred inputs suit both backbones' tokenisers.
+        return 2.0 * (X - self.bounds[0].to(X)) / self._span.to(X) - 1.0
+
+    def __repr__(self) -> str:
+        return (
+            f"JointSurrogate(backbone={self.backbone_name!r}, d={self.bounds.shape[-1]}, "
+            f"m={self.num_objectives}, k={self.num_constraints}, E={self.ensemble_size})"
+        )
+
+
+def _adamw(net: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW, fused (one kernel for all parameters) where this torch build supports it.
+
+    The parameters are a few dozen stacked ensemble tensors; the per-tensor loop of the
+    plain implementation costs as much as a forward pass of these small networks.
+    """
+    try:
+        return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def _data_bounds(X: Tensor) -> Tensor:
+    """``(2, d)`` range of the finite rows of ``X``."""
+    finite = torch.isfinite(X).all(dim=-1)
+    Xf = X[finite] if finite.any() else torch.zeros(1, X.shape[-1]).to(X)
+    return torch.stack([Xf.min(dim=0).values, Xf.max(dim=0).values])
+
+
+def _split_columns(
+    train_X: Tensor,
+    train_Y: Tensor,
+    train_C: Tensor | None,
+    constraint_columns: Sequence[int] | None,
+    constraint_thresholds: Sequence[float] | None,
+) -> tuple[Tensor, Tensor, Tensor | None, list[int] | None, Tensor]:
+    """Validate shapes, drop rows with non-finite inputs, split Ax constraint columns.
+
+    Returns:
+        ``(X, Y, C, column_order, thresholds)``; ``column_order`` maps the model's
+        ``[objectives, constraints]`` outputs back to ``train_Y``'s column order (``None``
+        when no ``constraint_columns`` were given).
+    """
+    if train_X.dim() != 2:
+        raise ValueError(f"train_X must have shape (n, d), got {tuple(train_X.shape)}")
+    if train_Y.dim() == 1:
+        train_Y = train_Y.unsqueeze(-1)
+    if train_Y.dim() != 2 or train_Y.shape[0] != train_X.shape[0]:
+        raise ValueError(
+            f"train_Y must have shape ({train_X.shape[0]}, m), got {tuple(train_Y.shape)}"
+        )
+    if train_C is not None:
+        if train_C.dim() == 1:
+            train_C = train_C.unsqueeze(-1)
+        if train_C.dim() != 2 or train_C.shape[0] != train_X.shape[0]:
+            raise ValueError(
+                f"train_C must have shape ({train_X.shape[0]}, k), got {tuple(train_C.shape)}"
+            )
+        train_C = train_C.to(train_X)
+        if train_C.shape[-1] == 0:
+            train_C = None
+    train_Y = train_Y.to(train_X)
+    keep = torch.isfinite(train_X).all(dim=-1)
+    if not keep.all():
+        train_X, train_Y = train_X[keep], train_Y[keep]
+        train_C = None if train_C is None else train_C[keep]
+    if train_X.shape[0] == 0:
+        raise ValueError("JointSurrogate needs at least one training row with finite inputs")
+
+    order = None
+    k = 0 if train_C is None else train_C.shape[-1]
+    if constraint_columns is not None and len(constraint_columns) > 0:
+        if train_C is not None:
+            raise ValueError("give constraint values either as train_C or as constraint_columns")
+        total = train_Y.shape[-1]
+        cons = [int(c) % total for c in constraint_columns]
+        objs = [c for c in range(total) if c not in cons]
+        train_C = train_Y[:, cons]
+        train_Y = train_Y[:, objs]
+        k = len(cons)
+        position = objs + cons  # model output j is train_Y column position[j]
+        order = [position.index(c) for c in range(total)]
+    if constraint_thresholds is None:
+        thresholds = torch.zeros(k)
+    else:
+        thresholds = torch.as_tensor(list(constraint_thresholds), dtype=torch.float64)
+        if thresholds.shape != (k,):
+            raise ValueError(f"need {k} constraint_thresholds, got {thresholds.numel()}")
+    return train_X, train_Y, train_C, order, thresholds

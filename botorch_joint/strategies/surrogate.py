@@ -1,0 +1,243 @@
+"""The six surrogate methods of ``bj.optimize``: fit a model, then search it.
+
+Every epoch the strategy fits the method's model to all evaluations so far (seeded
+from ``(seed, epoch)``, so a resumed run proposes exactly what the original would
+have), computes parameter sensitivities on the model, and runs
+:class:`~botorch_joint.acquisition.search.SurrogateSearch`:
+
+========================  =================================  ==========================
+method                    model                              feasibility in the search
+========================  =================================  ==========================
+``c+o-ftt``/``-resnet``   ``JointSurrogate`` with a           classification head,
+                          constraint head                     ``P_j`` per constraint
+``o-ftt``/``-resnet``     ``JointSurrogate``, objectives      none: ranking of parents
+                          only                                by observed feasibility
+``gpr``                   ``GPR`` (one GP per outcome)        ``Phi(mu_j / sigma_j)``
+``megp``                  ``MEGP`` (multi-output GP)          ``Phi(mu_j / sigma_j)``
+========================  =================================  ==========================
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from botorch_joint.designs import sample
+from botorch_joint.strategies.base import Proposal, Strategy, epoch_rng
+
+if TYPE_CHECKING:
+    from botorch_joint.problems.base import Problem
+    from botorch_joint.result import Result
+
+__all__ = ["SurrogateStrategy", "make_surrogate_strategy"]
+
+#: method -> (model kind, backbone, uses constraints)
+MODELS: dict[str, tuple[str, str | None, bool]] = {
+    "c+o-ftt": ("joint", "ftt", True),
+    "c+o-resnet": ("joint", "resnet", True),
+    "o-ftt": ("joint", "ftt", False),
+    "o-resnet": ("joint", "resnet", False),
+    "gpr": ("gpr", None, True),
+    "megp": ("megp", None, True),
+}
+
+
+class SurrogateStrategy(Strategy):
+    """Fit the method's surrogate each epoch and search it for the next batch.
+
+    Args:
+        problem: the problem.
+        method: one of :data:`MODELS`.
+        budget: total evaluations.
+        seed: base seed (epoch ``e`` uses ``(seed, e)``).
+        initial_design: ``"slh"``, ``"lh"``, ``"mc"`` or ``"sobol"``.
+        sensitivity: ``"sgrad"``, ``"fast"``, ``"dgsm"`` or ``None`` (uniform steps).
+        batch_size: evaluations per epoch (informational; ``propose`` gets ``n``).
+        model_options: keyword arguments for the model constructor (e.g.
+            ``{"ensemble_size": 3, "max_epochs": 50}`` for the networks).
+        search_options: keyword arguments for
+            :class:`~botorch_joint.acquisition.search.SurrogateSearch`.
+        sensitivity_options: keyword arguments for the sensitivity estimator.
+        fit_options: keyword arguments for :func:`~botorch_joint.models.fit_model`
+            (training overrides such as ``{"max_epochs": 50}`` for the networks,
+            ``fit_gpytorch_mll`` arguments for the GPs).
+        num_threads: torch threads while proposing (``None``: leave torch's setting).
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        method: str,
+        budget: int,
+        seed: int = 0,
+        initial_design: str = "slh",
+        sensitivity: str | None = "sgrad",
+        batch_size: int = 20,
+        model_options: dict[str, Any] | None = None,
+        search_options: dict[str, Any] | None = None,
+        sensitivity_options: dict[str, Any] | None = None,
+        fit_options: dict[str, Any] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__(problem, budget, seed)
+        if method not in MODELS:
+            raise ValueError(f"unknown surrogate method {method!r}; choose one of {list(MODELS)}")
+        if sensitivity not in (None, "sgrad", "fast", "dgsm"):
+            raise ValueError(
+                f"unknown sensitivity {sensitivity!r}; choose 'sgrad', 'fast', 'dgsm' or None"
+            )
+        self.name = method
+        self.kind, self.backbone, self.uses_constraints = MODELS[method]
+        self.initial_design = initial_design
+        self.sensitivity = sensitivity
+        self.batch_size = int(batch_size)
+        self.model_options = dict(model_options or {})
+        self.search_options = dict(search_options or {})
+        self.sensitivity_options = dict(sensitivity_options or {})
+        self.fit_options = dict(fit_options or {})
+        self.num_threads = num_threads
+        self.last_model: Any = None
+
+    # ----------------------------------------------------------------- design
+    def initial(self, n: int) -> np.ndarray:
+        return self.problem.from_unit(sample(self.initial_design, n, self.problem.dim, self.seed))
+
+    # ------------------------------------------------------------------ model
+    def fit(self, data: Result, epoch: int) -> Any:
+        """Fit this method's model to ``data``, seeded from ``(seed, epoch)``."""
+        from botorch_joint.models import GPR, MEGP, JointSurrogate, fit_model
+
+        model_seed = int(epoch_rng(self.seed, epoch).integers(2**31 - 1))
+        X = torch.as_tensor(data.X, dtype=torch.float64)
+        Y = torch.as_tensor(data.Y, dtype=torch.float64)
+        C = torch.as_tensor(data.C, dtype=torch.float64) if self.problem.num_constraints else None
+        bounds = torch.as_tensor(self.problem.bounds, dtype=torch.float64)
+        with torch.random.fork_rng():
+            torch.manual_seed(model_seed)
+            if self.kind == "joint":
+                # Failed rows stay: they teach the feasibility head where runs fail.
+                model = JointSurrogate(
+                    X,
+                    Y,
+                    C if self.uses_constraints else None,
+                    backbone=self.backbone,
+                    bounds=bounds,
+                    seed=model_seed,
+                    **self.model_options,
+                )
+            elif self.kind == "gpr":
+                # Constraint GPs learn failed rows as violated (imputed values).
+                model = GPR(X, Y, C, bounds=bounds, **self.model_options)
+            else:
+                # The Kronecker structure needs every output on every row.
+                ok = torch.isfinite(Y).all(dim=-1)
+                model = MEGP(
+                    X[ok], Y[ok], None if C is None else C[ok], bounds=bounds, **self.model_options
+                )
+            model = fit_model(model, **self.fit_options)
+        return model
+
+    @staticmethod
+    def feasibility_mask(data: Result) -> np.ndarray:
+        """``(k,)``: constraints whose classifier has seen both classes.
+
+        A classification head trained only on violations (or only on successes) of a
+        constraint says nothing about where that constraint holds, so the search
+        ignores it until both classes have been observed; meanwhile the ranking of
+        parents by observed violation (which uses the constraint values) steers.
+        """
+        with np.errstate(invalid="ignore"):
+            sat = (data.C >= 0) & ~data.failed[:, None]
+        return sat.any(axis=0) & (~sat).any(axis=0)
+
+    def _n_usable(self, data: Result) -> int:
+        ok = ~data.failed & np.all(np.isfinite(data.Y), axis=1)
+        if self.kind == "joint" and self.uses_constraints and self.problem.num_constraints:
+            return len(data)  # failed rows still teach the feasibility head
+        return int(ok.sum())
+
+    # --------------------------------------------------------------- proposal
+    def propose(self, data: Result, n: int, epoch: int) -> Proposal:
+        rng = epoch_rng(self.seed, epoch)
+        if self._n_usable(data) < 2:
+            # Nothing to learn from yet: spend the batch on fresh uniform samples.
+            X = self.problem.from_unit(rng.random((n, self.problem.dim)))
+            return Proposal(X, info={"fallback": "too few successful evaluations"})
+        threads = torch.get_num_threads()
+        if self.num_threads:
+            torch.set_num_threads(int(self.num_threads))
+        try:
+            t0 = time.perf_counter()
+            model = self.fit(data, epoch)
+            self.last_model = model
+            t1 = time.perf_counter()
+            sens = None
+            if self.sensitivity is not None:
+                from botorch_joint.sensitivity import compute
+
+                opts = {"seed": int(rng.integers(2**31 - 1)), **self.sensitivity_options}
+                sens = compute(
+                    self.sensitivity,
+                    model,
+                    self.problem.bounds,
+                    parameter_names=self.problem.parameter_names,
+                    include_feasibility=self.uses_constraints,
+                    **opts,
+                )
+            t2 = time.perf_counter()
+            from botorch_joint.acquisition.search import SurrogateSearch
+
+            use_feas = self.uses_constraints and self.problem.num_constraints > 0
+            mask = self.feasibility_mask(data) if use_feas and self.kind == "joint" else None
+            search_opts = {"ref_point": self.problem.ref_point, **self.search_options}
+            search = SurrogateSearch(
+                model,
+                self.problem.bounds,
+                sensitivity=None if sens is None else sens.indices,
+                use_feasibility=use_feas,
+                feasibility_mask=mask,
+                **search_opts,
+            )
+            res = search.propose(data.X, data.Y, data.C, data.failed, n, rng)
+            t3 = time.perf_counter()
+        finally:
+            torch.set_num_threads(threads)
+        info: dict[str, Any] = {
+            "model": self.kind if self.backbone is None else f"{self.kind}-{self.backbone}",
+            "sensitivity_seconds": t2 - t1,
+            **res.info,
+        }
+        if mask is not None:
+            info["constraints_used"] = int(mask.sum())
+        if res.p_feasible is not None:
+            info["predicted_p_feasible"] = [float(p) for p in res.p_feasible]
+        if sens is not None:
+            info["sensitivity"] = {k: round(v, 6) for k, v in sens.as_dict().items()}
+        return Proposal(res.X, train_seconds=t1 - t0, search_seconds=t3 - t1, info=info)
+
+
+def make_surrogate_strategy(
+    problem: Problem,
+    method: str,
+    budget: int,
+    seed: int = 0,
+    initial_design: str = "slh",
+    sensitivity: str | None = "sgrad",
+    batch_size: int = 20,
+    **options: Any,
+) -> SurrogateStrategy:
+    """Factory used by :func:`botorch_joint.strategies.make_strategy` (``options`` are
+    :class:`SurrogateStrategy`'s keyword arguments)."""
+    return SurrogateStrategy(
+        problem,
+        method,
+        budget,
+        seed=seed,
+        initial_design=initial_design,
+        sensitivity=sensitivity,
+        batch_size=batch_size,
+        **options,
+    )

@@ -1,0 +1,106 @@
+"""Sphinx configuration of the botorch-joint documentation.
+
+Build (warnings are errors, nothing is fetched from the network, no notebook runs):
+
+    sphinx-build -W -b html docs docs/_build/html
+
+The tutorial notebooks live in ``tutorials/<name>/<name>.ipynb`` at the repository root;
+they are copied into ``docs/tutorials/`` (git-ignored) at configuration time so that
+Sphinx, which only reads files under its source directory, can render them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The tutorials, in reading order; docs/tutorials.md lists the same names.
+TUTORIALS = ["quickstart", "botorch_dropin", "ax_client", "neuron_fitting", "hpc"]
+
+
+def _copy_tutorials() -> None:
+    """Copy ``tutorials/<name>/<name>.ipynb`` to ``docs/tutorials/<name>.ipynb``."""
+    target = DOCS / "tutorials"
+    target.mkdir(exist_ok=True)
+    for name in TUTORIALS:
+        src = ROOT / "tutorials" / name / f"{name}.ipynb"
+        dst = target / f"{name}.ipynb"
+        if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+            shutil.copyfile(src, dst)
+
+
+_copy_tutorials()
+
+# -- project -------------------------------------------------------------------------
+project = "botorch-joint"
+author = "botorch-joint developers"
+copyright = "the botorch-joint developers"  # noqa: A001 - Sphinx's name
+try:
+    from botorch_joint import __version__ as release
+except ImportError:  # pragma: no cover - building the docs without the package
+    release = "0.1.0"
+version = release
+
+# -- extensions ----------------------------------------------------------------------
+extensions = [
+    "myst_nb",  # Markdown pages (MyST) and notebooks, never executed here
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+root_doc = "index"
+# search.md is rendered through surrogate_search.md: a page named "search" would be
+# overwritten by Sphinx's own search page (search.html) without any warning.
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store", "search.md"]
+
+# MyST: $...$ / $$...$$ maths, ::: fences, definition lists, heading anchors.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# Notebooks are stored without outputs and rendered as they are: the test suite runs
+# them (tests/test_tutorials.py), the documentation build does not.
+nb_execution_mode = "off"
+nb_merge_streams = True
+
+# -- API reference -------------------------------------------------------------------
+autosummary_generate = False
+# Pages under docs/api/ list :members: explicitly; re-exporting packages show only their
+# docstring, so every object is documented once, where it is defined.
+autodoc_default_options = {"show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
+autodoc_class_signature = "separated"
+autodoc_preserve_defaults = True
+autodoc_inherit_docstrings = False  # BoTorch's own docstrings are not ours to render
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+napoleon_attr_annotations = True
+
+# Optional simulators: document their modules even where they are not installed.
+autodoc_mock_imports = [
+    name for name in ("neuron", "efel") if importlib.util.find_spec(name) is None
+]
+
+# Third-party docstrings inherited by our subclasses are not ours to fix; unresolved
+# references to BoTorch / PyTorch types are expected without intersphinx (no network).
+nitpicky = False
+
+# -- HTML ----------------------------------------------------------------------------
+html_theme = "sphinx_rtd_theme" if importlib.util.find_spec("sphinx_rtd_theme") else "alabaster"
+html_title = f"botorch-joint {release}"
+html_static_path: list[str] = []
+html_show_sourcelink = False

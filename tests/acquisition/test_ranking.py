@@ -1,0 +1,110 @@
+"""Non-dominated sorting, crowding, Deb's rule and batch selection."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from botorch_joint.acquisition.ranking import (
+    constrained_ranks,
+    crowding_distance,
+    non_dominated_ranks,
+    observed_violation,
+    select_batch,
+    survival,
+)
+
+
+def test_non_dominated_ranks_hand_case():
+    Y = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [1.0, 1.0], [2.0, 2.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(non_dominated_ranks(Y), [0, 0, 0, 1, 2, 0])
+
+
+def test_crowding_boundary_infinite_and_interior_ordered():
+    Y = np.array([[0.0, 1.0], [0.1, 0.9], [0.5, 0.5], [1.0, 0.0]])
+    cd = crowding_distance(Y)
+    assert np.isinf(cd[0]) and np.isinf(cd[3])
+    assert cd[2] > cd[1]  # the middle point has more room around it
+
+
+def test_constrained_ranks_feasible_before_infeasible():
+    Y = np.array([[5.0, 5.0], [0.0, 0.0], [1.0, 1.0], [np.nan, np.nan]])
+    v = np.array([0.0, 2.0, 1.0, np.inf])
+    r = constrained_ranks(Y, v)
+    # the dominated but feasible point beats both infeasible ones; failed is last
+    assert r[0] == 0 and r[2] == 1 and r[1] == 2 and r[3] == 3
+
+
+def test_survival_keeps_front_and_extremes():
+    rng = np.random.default_rng(0)
+    Y = rng.random((40, 2))
+    keep = survival(Y, None, 5)
+    ranks = non_dominated_ranks(Y)
+    assert len(keep) == 5
+    n_front = int((ranks == 0).sum())
+    assert np.all(ranks[keep[: min(5, n_front)]] == 0)
+
+
+def test_observed_violation_zero_for_feasible_inf_for_failed():
+    C = np.array([[1.0, 2.0], [-1.0, 2.0], [-1.0, -20.0], [np.nan, np.nan], [-np.inf, 1.0]])
+    failed = np.array([False, False, False, True, False])
+    v = observed_violation(C, failed)
+    assert v[0] == 0 and 0 < v[1] < v[2] and np.isinf(v[3])
+    assert np.isfinite(v[4]) and v[4] > v[1]
+
+
+def test_select_batch_distinct_feasible_diverse():
+    rng = np.random.default_rng(1)
+    N, d = 400, 3
+    U = rng.random((N, d))
+    t = rng.random(N)
+    obj = np.stack([t, 1 - t], axis=1) + 0.01 * rng.random((N, 2))  # a front
+    logp = np.where(U[:, 0] < 0.5, np.log(0.9), np.log(0.01))
+    U_avoid = U[:5]
+    idx, pf = select_batch(U, obj, logp, 10, U_avoid=U_avoid)
+    assert len(idx) == 10 and len(set(idx.tolist())) == 10
+    assert np.all(pf) and np.all(U[idx, 0] < 0.5)  # all predicted feasible
+    assert not set(idx.tolist()) & set(range(5))  # evaluated points are not repeated
+    # spread across the front: both ends are covered
+    assert obj[idx, 0].min() < 0.1 and obj[idx, 0].max() > 0.9
+
+
+def test_select_batch_fill_by_feasibility_when_none_feasible():
+    rng = np.random.default_rng(2)
+    U = rng.random((200, 2))
+    obj = rng.random((200, 2))
+    logp = -10.0 * np.linalg.norm(U - 0.7, axis=1) - 5.0  # all below log 0.5
+    idx, pf = select_batch(U, obj, logp, 5, fill_radius=0.05)
+    assert len(idx) == 5 and not pf.any()
+    # the fill takes the most-likely-feasible region first
+    assert np.linalg.norm(U[idx] - 0.7, axis=1).max() < 0.3
+    dist = np.linalg.norm(U[idx][:, None] - U[idx][None], axis=-1) + np.eye(5)
+    assert dist.min() > 1e-3
+
+
+def test_greedy_hvi_hand_case():
+    from botorch_joint.acquisition.ranking import greedy_hvi
+
+    front = np.array([[0.5, 0.5]])
+    obj = np.array([[0.6, 0.6], [0.1, 0.9], [0.2, 0.2]])
+    w = np.ones(3)
+    picks = greedy_hvi(obj, w, front, np.array([1.0, 1.0]), 3, np.random.default_rng(0))
+    # the dominating point first, then the one extending the front; the dominated one
+    # adds nothing and is never taken
+    assert picks == [2, 1]
+    # a low P(feasible) weight demotes a candidate
+    picks = greedy_hvi(
+        obj, np.array([1.0, 1.0, 0.01]), front, np.array([1.0, 1.0]), 1, np.random.default_rng(0)
+    )
+    assert picks == [1]
+
+
+def test_select_batch_hvi_stage_prefers_improvement():
+    rng = np.random.default_rng(3)
+    U = rng.random((50, 2))
+    obj = np.column_stack([U[:, 0], 1.0 - U[:, 0] + U[:, 1]])  # front along U[:, 1] = 0
+    idx, pf = select_batch(
+        U, obj, None, 3, ref_point=np.array([1.1, 2.1]), front=np.empty((0, 2)), rng=rng
+    )
+    assert pf.all() and len(set(idx.tolist())) == 3
+    ranks = non_dominated_ranks(obj)
+    assert np.all(ranks[idx] == 0)

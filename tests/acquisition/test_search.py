@@ -1,0 +1,94 @@
+"""The population search on the surrogate, end to end on an analytic model."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from acq_models import DiscModel
+
+from botorch_joint.acquisition import SurrogateSearch
+
+SMALL = dict(pop_size=32, generations=4, cgd_starts=12, cgd_steps=15, cgd_lr=0.04)
+
+
+def _data(model: DiscModel, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lo, hi = model.bounds.numpy()
+    U = rng.random((n, 3))
+    X = lo + U * (hi - lo)
+    pred = model.predict_outcomes(torch.as_tensor(X))
+    Y = pred.obj_mean.numpy()
+    C = (0.15 - np.linalg.norm(U[:, :2] - 0.8, axis=1))[:, None]
+    failed = np.zeros(n, bool)
+    failed[0] = True
+    Y[0] = np.nan
+    C[0] = np.nan
+    return X, Y, C, failed
+
+
+def test_search_returns_distinct_feasible_points_in_bounds(disc_model):
+    X, Y, C, failed = _data(disc_model, 30)
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), **SMALL)
+    res = search.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    assert res.X.shape == (8, 3)
+    lo, hi = disc_model.bounds.numpy()
+    assert np.all(res.X >= lo) and np.all(res.X <= hi)
+    assert len({tuple(x) for x in np.round(res.X, 9)}) == 8
+    dist = np.linalg.norm(res.X[:, None] - X[None], axis=-1)
+    assert dist.min() > 1e-6  # no evaluated point repeated
+    P = disc_model.p_feasible(torch.as_tensor(res.X)).numpy()
+    assert np.all(P >= 0.5) and res.predicted_feasible.all()
+    np.testing.assert_allclose(res.p_feasible, P, rtol=1e-6)
+    assert res.info["trace_samples"] == 12 * 16
+    assert res.info["batch_predicted_feasible"] == 8
+
+
+def test_search_is_reproducible(disc_model):
+    X, Y, C, failed = _data(disc_model, 20)
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), **SMALL)
+    a = search.propose(X, Y, C, failed, 5, np.random.default_rng(3)).X
+    b = search.propose(X, Y, C, failed, 5, np.random.default_rng(3)).X
+    np.testing.assert_array_equal(a, b)
+
+
+def test_objective_only_search_ignores_classifier():
+    model = DiscModel(feasibility=False)
+    X, Y, C, failed = _data(model, 25)
+    search = SurrogateSearch(
+        model, model.bounds.numpy(), use_feasibility=False, local_fraction=0.0, **SMALL
+    )
+    res = search.propose(X, Y, C, failed, 6, np.random.default_rng(0))
+    assert res.p_feasible is None and res.X.shape == (6, 3)
+    # chosen on objectives alone: close to the predicted front f2 = 1 - f1
+    # (the extra coordinates near 0.5)
+    U = (res.X - model.bounds[0].numpy()) / (model.bounds[1] - model.bounds[0]).numpy()
+    assert np.all(np.abs(U[:, 1:] - 0.5) < 0.25)
+
+
+def test_feasibility_mask_all_off_means_objectives_only(disc_model):
+    X, Y, C, failed = _data(disc_model, 20)
+    search = SurrogateSearch(
+        disc_model, disc_model.bounds.numpy(), feasibility_mask=[False], **SMALL
+    )
+    res = search.propose(X, Y, C, failed, 4, np.random.default_rng(0))
+    assert res.p_feasible is None
+
+
+def test_local_slots_stay_near_observed_feasible_front(disc_model):
+    X, Y, C, failed = _data(disc_model, 80, seed=1)
+    feas = (C[:, 0] >= 0) & ~failed
+    assert feas.any()
+    search = SurrogateSearch(
+        disc_model, disc_model.bounds.numpy(), local_fraction=0.5, local_scale=0.01, **SMALL
+    )
+    res = search.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    n_local = res.info["batch_local"]
+    assert 1 <= n_local <= 4
+    lo, hi = disc_model.bounds.numpy()
+    U = (res.X - lo) / (hi - lo)
+    U_feas = (X[feas] - lo) / (hi - lo)
+    dist = np.linalg.norm(U[:n_local, None] - U_feas[None], axis=-1).min(axis=1)
+    assert np.all(dist < 0.1)
+    # without a feasible evaluation there are no local slots
+    res0 = search.propose(X[~feas], Y[~feas], C[~feas], failed[~feas], 8, np.random.default_rng(0))
+    assert res0.info["batch_local"] == 0 and res0.X.shape == (8, 3)

@@ -1,0 +1,130 @@
+"""The six surrogate methods through ``bj.optimize`` (tiny models, small budgets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import botorch_joint as bj
+from botorch_joint.strategies import make_strategy
+from botorch_joint.strategies.surrogate import SurrogateStrategy
+
+SEARCH = {"pop_size": 16, "generations": 2, "cgd_starts": 6, "cgd_steps": 5}
+NET = {"ensemble_size": 2, "max_epochs": 8, "patience": 4}
+MODEL_OPTIONS = {
+    "c+o-ftt": {**NET, "network_options": {"dim": 8, "heads": 2, "n_blocks": 1}},
+    "o-ftt": {**NET, "network_options": {"dim": 8, "heads": 2, "n_blocks": 1}},
+    "c+o-resnet": {**NET, "network_options": {"width": 16, "n_blocks": 1}},
+    "o-resnet": {**NET, "network_options": {"width": 16, "n_blocks": 1}},
+    "gpr": {},
+    "megp": {},
+}
+
+
+GP_FIT = {"optimizer_kwargs": {"options": {"maxiter": 20}}}
+
+
+def _options(method: str, **extra) -> dict:
+    return {
+        "model_options": MODEL_OPTIONS[method],
+        "fit_options": GP_FIT if method in ("gpr", "megp") else {},
+        "search_options": SEARCH,
+        "sensitivity_options": {"n": 32},
+        "num_threads": 1,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("method", list(MODEL_OPTIONS))
+def test_every_surrogate_method_runs_in_optimize(toy_problem, method):
+    res = bj.optimize(
+        toy_problem,
+        method=method,
+        budget=11,
+        n_initial=8,
+        batch_size=3,
+        seed=0,
+        progress=False,
+        method_options=_options(method),
+    )
+    assert len(res) == 11 and res.method == method
+    assert set(res.epoch.tolist()) == {0, 1}
+    lo, hi = toy_problem.bounds
+    assert np.all(res.X >= lo) and np.all(res.X <= hi)
+    new = res.X[res.epoch == 1]
+    old = res.X[res.epoch == 0]
+    assert np.min(np.linalg.norm(new[:, None] - old[None], axis=-1)) > 0
+    t = res.timings[-1]
+    assert t["train_seconds"] > 0 and t["search_seconds"] > 0
+
+
+def test_proposal_info_and_reproducibility(toy_problem):
+    data = bj.optimize(
+        toy_problem, method="sobol", budget=12, seed=1, progress=False
+    )  # any data will do
+    a = SurrogateStrategy(toy_problem, "c+o-ftt", 30, seed=5, **_options("c+o-ftt"))
+    b = SurrogateStrategy(toy_problem, "c+o-ftt", 30, seed=5, **_options("c+o-ftt"))
+    pa, pb = a.propose(data, 4, 1), b.propose(data, 4, 1)
+    # a fresh strategy (as after a resume) proposes the same batch for the same epoch
+    np.testing.assert_array_equal(pa.X, pb.X)
+    assert pa.X.shape == (4, 2)
+    info = pa.info
+    assert len(info["predicted_p_feasible"]) == 4
+    assert set(info["sensitivity"]) == {"x", "y"}
+    assert info["trace_samples"] == SEARCH["cgd_starts"] * (SEARCH["cgd_steps"] + 1)
+    # another epoch draws another stream
+    assert not np.array_equal(a.propose(data, 4, 2).X, pa.X)
+
+
+def test_objective_only_has_no_feasibility(toy_problem):
+    data = bj.optimize(toy_problem, method="sobol", budget=10, seed=0, progress=False)
+    s = SurrogateStrategy(toy_problem, "o-resnet", 30, sensitivity=None, **_options("o-resnet"))
+    prop = s.propose(data, 3, 1)
+    assert "predicted_p_feasible" not in prop.info and "sensitivity" not in prop.info
+    assert prop.X.shape == (3, 2)
+
+
+@pytest.mark.parametrize("sensitivity", ["fast", "dgsm"])
+def test_sensitivity_choice(toy_problem, sensitivity):
+    data = bj.optimize(toy_problem, method="sobol", budget=10, seed=0, progress=False)
+    s = make_strategy(
+        "gpr", toy_problem, budget=20, sensitivity=sensitivity, options=_options("gpr")
+    )
+    prop = s.propose(data, 2, 1)
+    assert abs(sum(prop.info["sensitivity"].values()) - 1.0) < 1e-3
+
+
+def test_failed_rows_and_fallback(flaky_problem):
+    res = bj.optimize(
+        flaky_problem,
+        method="c+o-resnet",
+        budget=14,
+        n_initial=10,
+        batch_size=4,
+        seed=3,
+        progress=False,
+        method_options=_options("c+o-resnet"),
+    )
+    assert len(res) == 14 and res.failed.any()
+    # nothing usable at all: the strategy falls back to uniform samples
+    empty = bj.Result.empty(flaky_problem)
+    X = np.array([[0.9, 0.1], [0.95, 0.2]])
+    empty.append(X, flaky_problem.evaluate_batch(X), 0)
+    s = SurrogateStrategy(flaky_problem, "gpr", 20, **_options("gpr"))
+    prop = s.propose(empty, 3, 1)
+    assert prop.X.shape == (3, 2) and "fallback" in prop.info
+
+
+def test_feasibility_mask_needs_both_classes(toy_problem):
+    res = bj.Result.empty(toy_problem)
+    X = np.array([[0.1, 0.9], [0.5, 0.8], [0.3, 0.7]])  # every point violates c1
+    res.append(X, toy_problem.evaluate_batch(X), 0)
+    assert not SurrogateStrategy.feasibility_mask(res).any()
+    X2 = np.array([[0.2, 0.1]])
+    res.append(X2, toy_problem.evaluate_batch(X2), 1)
+    assert SurrogateStrategy.feasibility_mask(res).all()
+
+
+def test_unknown_method(toy_problem):
+    with pytest.raises(ValueError, match="unknown surrogate method"):
+        SurrogateStrategy(toy_problem, "nope", 10)
