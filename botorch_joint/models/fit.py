@@ -27,6 +27,10 @@ __all__ = ["fit_model", "register_with_ax"]
 M = TypeVar("M", bound=Model)
 #: Default L-BFGS iteration cap for :class:`MEGP` hyperparameter fitting.
 MEGP_MAXITER = 300
+# Per GP of a GPR. Measured on hh-cell (n = 300, 11 outputs): 100 iterations fit in 17 s
+# with the same held-out NRMSE (0.082 vs 0.085) as running L-BFGS to convergence (64 s);
+# some imputed constraint outputs otherwise take thousands of iterations.
+GPR_MAXITER = 100
 _AX_REGISTERED = False
 
 
@@ -37,9 +41,10 @@ def fit_model(model: M, **kwargs: Any) -> M:
         model: the model to fit (in place).
         **kwargs: for a ``JointSurrogate``, training options for this fit (see
             :meth:`JointSurrogate.fit`, e.g. ``max_epochs=50``); for the GPs, keyword
-            arguments of :func:`botorch.fit.fit_gpytorch_mll` (for ``MEGP`` the
-            default is one attempt of at most ``MEGP_MAXITER`` L-BFGS iterations;
-            override with ``optimizer_kwargs={"options": {"maxiter": ...}}``).
+            arguments of :func:`botorch.fit.fit_gpytorch_mll` (at most
+            ``GPR_MAXITER`` L-BFGS iterations per GP of a ``GPR``; for ``MEGP`` one
+            attempt of at most ``MEGP_MAXITER``; override with
+            ``optimizer_kwargs={"options": {"maxiter": ...}}``).
 
     Returns:
         The same model, fitted and in eval mode. A GP whose hyperparameter
@@ -82,6 +87,9 @@ def fit_model(model: M, **kwargs: Any) -> M:
             ):
                 fit_gpytorch_mll(mll, **kwargs)
         else:
+            optimizer_kwargs = dict(kwargs.get("optimizer_kwargs") or {})
+            optimizer_kwargs.setdefault("options", {"maxiter": GPR_MAXITER})
+            kwargs["optimizer_kwargs"] = optimizer_kwargs
             fit_gpytorch_mll(mll, **kwargs)
     except ModelFittingError as exc:
         warnings.warn(
