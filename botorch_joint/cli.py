@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,9 +23,13 @@ def load_problem(spec: str):  # -> Problem
     from botorch_joint.problems.base import Problem
 
     if ":" in spec and spec not in problems.names():
-        module, _, attr = spec.partition(":")
+        module, _, attr = spec.rpartition(":")
+        _importable_from_cwd()
         try:
-            obj = getattr(importlib.import_module(module), attr)
+            if module.endswith(".py"):
+                obj = getattr(_import_file(Path(module)), attr)
+            else:
+                obj = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise SystemExit(f"botorch-joint: cannot load problem {spec!r}: {exc}") from None
         if callable(obj) and not isinstance(obj, Problem):
@@ -41,6 +46,32 @@ def load_problem(spec: str):  # -> Problem
             f"botorch-joint: unknown problem {spec!r}; built-ins are "
             f"{', '.join(problems.names())}, or give module:attribute"
         ) from None
+
+
+def _importable_from_cwd() -> None:
+    # A console script, unlike ``python -m``, does not put the working directory on
+    # sys.path; users expect ``botorch-joint run mymodel:problem`` to find ./mymodel.py,
+    # and so do the worker processes (which inherit PYTHONPATH).
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if cwd not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [cwd, *paths] if p)
+
+
+def _import_file(path: Path):  # -> module
+    if not path.is_file():
+        raise ImportError(f"no file {str(path)!r}")
+    # Import by module name from its folder, so that pickling the problem for worker
+    # processes refers to an importable module.
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if folder not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [folder, *paths] if p)
+    return importlib.import_module(path.stem)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -76,3 +76,49 @@ def test_unknown_problem_message(capsys):
 
     with pytest.raises(SystemExit, match="unknown problem 'nope'"):
         main(["run", "nope", "--method", "sobol"])
+
+
+def _console_script() -> str:
+    import shutil
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("botorch-joint")
+    return str(exe) if exe.exists() else (shutil.which("botorch-joint") or "")
+
+
+def test_console_script_finds_module_in_working_directory(tmp_path):
+    import os
+
+    import pytest
+
+    script = _console_script()
+    if not script:
+        pytest.skip("botorch-joint console script not installed")
+    (tmp_path / "my_problem.py").write_text(PROBLEM_MODULE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for spec in ["my_problem:problem", "sub/other.py:problem"]:
+        if spec.startswith("sub/"):
+            (tmp_path / "sub").mkdir()
+            (tmp_path / "sub" / "other.py").write_text(PROBLEM_MODULE)
+        run = tmp_path / ("out-" + spec.split(":")[0].replace("/", "-"))
+        args = ["run", spec, "--method", "sobol", "--budget", "6", "--batch-size", "3"]
+        proc = subprocess.run(
+            [script, *args, "--evaluator", "process", "--workers", "2", "--run-dir", str(run)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "6 evaluations" in proc.stdout
+        assert len(pd.read_csv(run / "results.csv")) == 6
+
+
+def test_module_attribute_errors_name_the_problem(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notaproblem.py").write_text("x = 3\n")
+    with pytest.raises(SystemExit, match="cannot load problem 'missing_mod:problem'"):
+        main(["run", "missing_mod:problem", "--method", "sobol"])
+    with pytest.raises(SystemExit, match="cannot load problem 'nofile.py:problem'"):
+        main(["run", "nofile.py:problem", "--method", "sobol"])
+    with pytest.raises(SystemExit, match="is a int, not a botorch_joint.Problem"):
+        main(["run", "notaproblem:x", "--method", "sobol"])
