@@ -136,6 +136,15 @@ class SurrogateSearch:
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
             observed feasible, else successful, objectives' maximum plus 10 % of their
             range).
+        calibrate_feasibility: recalibrate the predicted P(all constraints hold) on the
+            evaluations so far (a logistic fit of the observed all-feasible labels on
+            the predicted log-probability, monotone, once two feasible and two
+            infeasible evaluations exist) before it is compared with
+            ``feasibility_threshold`` and weighs the selection. ``None`` (default):
+            for ensemble classifiers (:class:`~botorch_joint.models.JointSurrogate`),
+            whose product of per-constraint probabilities is far too low when the
+            constraints are correlated (on ``hh-cell`` no candidate ever reached 0.5,
+            so the selection never saw a predicted-feasible point), and not for GPs.
         dtype: floating type of the candidates fed to the model.
     """
 
@@ -167,9 +176,16 @@ class SurrogateSearch:
         local_scale: float = 0.02,
         local_samples: int = 256,
         ref_point: np.ndarray | None = None,
+        calibrate_feasibility: bool | None = None,
         dtype: torch.dtype = torch.float64,
     ) -> None:
         self.model = model
+        if calibrate_feasibility is None:
+            from botorch_joint.models import JointSurrogate
+
+            calibrate_feasibility = isinstance(model, JointSurrogate)
+        self.calibrate_feasibility = bool(calibrate_feasibility)
+        self.calibration: tuple[float, float] | None = None
         self.bounds = np.asarray(bounds, dtype=float)
         self.dim = self.bounds.shape[1]
         self.sensitivity = None if sensitivity is None else np.asarray(sensitivity, float)
@@ -241,8 +257,51 @@ class SurrogateSearch:
         return {
             "obj": np.concatenate(objs),
             "obj_std": np.concatenate(stds) if stds else None,
-            "log_p": np.concatenate(lps) if lps else None,
+            "log_p": self._calibrated(np.concatenate(lps)) if lps else None,
         }
+
+    def _calibrated(self, log_p: np.ndarray) -> np.ndarray:
+        if self.calibration is None:
+            return log_p
+        a, b = self.calibration
+        z = a * np.clip(log_p, -50.0, 0.0) + b
+        return -np.logaddexp(0.0, -z)  # log sigmoid(z)
+
+    def fit_calibration(self, U: np.ndarray, feasible: np.ndarray) -> tuple[float, float] | None:
+        """Fit ``P(feasible) = sigmoid(a log p + b)`` (``a >= 0``) on evaluated points.
+
+        Args:
+            U: ``(N, d)`` evaluated points in the unit cube.
+            feasible: ``(N,)`` whether each evaluation satisfied every constraint.
+
+        Returns:
+            ``(a, b)``, also stored and applied by every later prediction, or ``None``
+            (no calibration) with fewer than two points of either class.
+        """
+        from scipy.optimize import minimize
+
+        self.calibration = None
+        feasible = np.asarray(feasible, bool)
+        if feasible.sum() < 2 or (~feasible).sum() < 2:
+            return None
+        lp = np.clip(self.evaluate(U)["log_p"], -50.0, 0.0)
+        y = feasible.astype(float)
+
+        def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            z = theta[0] * lp + theta[1]
+            q = 1.0 / (1.0 + np.exp(-z))
+            # a weak pull towards (1, 0) keeps a separable sample finite
+            loss = np.sum(np.logaddexp(0.0, z) - y * z) + 1e-2 * (
+                (theta[0] - 1) ** 2 + theta[1] ** 2
+            )
+            g = np.array([np.sum((q - y) * lp), np.sum(q - y)])
+            g += 2e-2 * np.array([theta[0] - 1, theta[1]])
+            return float(loss), g
+
+        res = minimize(nll, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+                       bounds=[(0.0, 50.0), (-50.0, 50.0)])  # fmt: skip
+        self.calibration = (float(res.x[0]), float(res.x[1]))
+        return self.calibration
 
     def _rank_objectives(self, pred: dict[str, np.ndarray | None]) -> np.ndarray:
         obj = pred["obj"]
@@ -285,6 +344,8 @@ class SurrogateSearch:
         feasible_obs = viol_obs <= 0
         ideal, scale = objective_scaling(Y, feasible_obs)
         Y_rank = np.where(np.isfinite(Y), Y, np.inf)
+        if self.calibrate_feasibility and self.use_feasibility:
+            self.fit_calibration(U_eval, feasible_obs)
 
         # 1. parents: evaluated points by observed feasibility and rank, plus fresh samples
         n_rand = max(1, int(round(self.random_fraction * self.pop_size)))
@@ -343,7 +404,7 @@ class SurrogateSearch:
             trace_pred = {
                 "obj": flat["obj"],
                 "obj_std": flat["obj_std"],
-                "log_p": flat["log_pfeas_total"],
+                "log_p": self._calibrated(flat["log_pfeas_total"]),
             }
             archive_U.append(trace_U)
             archive.append(trace_pred)
@@ -443,6 +504,7 @@ class SurrogateSearch:
             "seconds_cgd": t_sel - t_cgd,
             "seconds_selection": t_end - t_sel,
             "seconds_total": t_end - t_start,
+            "feasibility_calibration": self.calibration,
         }
         return SearchResult(
             X=np.clip(self._from_unit(pool_U[idx]), self.bounds[0], self.bounds[1]),

@@ -92,3 +92,57 @@ def test_local_slots_stay_near_observed_feasible_front(disc_model):
     # without a feasible evaluation there are no local slots
     res0 = search.propose(X[~feas], Y[~feas], C[~feas], failed[~feas], 8, np.random.default_rng(0))
     assert res0.info["batch_local"] == 0 and res0.X.shape == (8, 3)
+
+
+class _Underconfident(DiscModel):
+    """Ranks points right but never says more than 0.3 (like a product of several
+    correlated, individually cautious constraint classifiers)."""
+
+    def p_feasible(self, X):
+        return 0.3 * super().p_feasible(X)
+
+
+def test_calibration_needs_two_points_of_each_class(disc_model):
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), calibrate_feasibility=True)
+    U = np.random.default_rng(0).random((10, 3))
+    assert search.fit_calibration(U, np.array([True] + [False] * 9)) is None
+    assert search.calibration is None
+
+
+def test_calibration_rescues_an_underconfident_classifier():
+    model = _Underconfident()
+    X, Y, C, failed = _data(model, 120, seed=1)
+    feasible = (C[:, 0] >= 0) & ~failed
+    assert feasible.sum() >= 2
+    plain = SurrogateSearch(model, model.bounds.numpy(), calibrate_feasibility=False, **SMALL)
+    res = plain.propose(X, Y, C, failed, 6, np.random.default_rng(0))
+    assert res.info["pool_predicted_feasible"] == 0 and not res.predicted_feasible.any()
+
+    search = SurrogateSearch(model, model.bounds.numpy(), calibrate_feasibility=True, **SMALL)
+    res = search.propose(X, Y, C, failed, 6, np.random.default_rng(0))
+    a, b = res.info["feasibility_calibration"]
+    assert a > 0  # monotone: a higher raw probability stays higher
+    assert res.predicted_feasible.all() and res.p_feasible.min() >= 0.5
+    # and the chosen points really are in the feasible disc
+    assert (model.p_feasible(torch.as_tensor(res.X)).numpy() / 0.3 >= 0.5).all()
+    lo, hi = model.bounds.numpy()
+    U = (X - lo) / (hi - lo)
+    p_cal = np.exp(search.evaluate(U)["log_p"])
+    assert np.median(p_cal[feasible]) > 0.5 > np.median(p_cal[~feasible])
+
+
+def test_calibration_default_follows_the_model(disc_model):
+    from botorch_joint.models import GPR
+
+    assert not SurrogateSearch(disc_model, disc_model.bounds.numpy()).calibrate_feasibility
+    X = torch.rand(8, 2, dtype=torch.float64)
+    gp = GPR(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5)
+    assert not SurrogateSearch(gp, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
+
+
+def test_calibration_is_on_by_default_for_joint_networks():
+    from botorch_joint.models import JointSurrogate
+
+    X = torch.rand(8, 2, dtype=torch.float64)
+    net = JointSurrogate(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5, backbone="resnet")
+    assert SurrogateSearch(net, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
