@@ -1,0 +1,51 @@
+"""The acceptance scripts of the models and search issues: helpers and smoke runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import botorch_joint as bj
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import search_methods, surrogate_accuracy  # noqa: E402
+
+
+def test_pass_fail_keeps_objectives_and_signs_constraints() -> None:
+    base = bj.problems.get("hh-cell")
+    wrapped = search_methods.pass_fail(base)
+    assert wrapped.parameter_names == base.parameter_names
+    assert wrapped.constraint_names == base.constraint_names
+    X = base.from_unit(np.random.default_rng(0).random((6, base.dim)))
+    ours, theirs = wrapped.evaluate_batch(X), base.evaluate_batch(X)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.y, b.y)
+        np.testing.assert_array_equal(a.c, np.where(b.c >= 0, 1.0, -1.0))
+
+
+def test_surrogate_accuracy_smoke(tmp_path: Path) -> None:
+    surrogate_accuracy.main(
+        [
+            "--smoke",
+            "--problems",
+            "c2dtlz2",
+            "--models",
+            "c+o-resnet",
+            "gpr",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    rows = surrogate_accuracy.load_rows(tmp_path / "results.jsonl")
+    assert {(r["n"], r["model"]) for r in rows} == {
+        (30, "c+o-resnet"), (60, "c+o-resnet"), (30, "gpr"), (60, "gpr")
+    }  # fmt: skip
+    assert all(np.isfinite(r["nrmse"]) and r["fit_s"] > 0 for r in rows)
+    table = (tmp_path / "table.md").read_text()
+    assert "| c2dtlz2 | 60 | gpr |" in table
+    assert (tmp_path / "surrogate_accuracy.png").stat().st_size > 1000
