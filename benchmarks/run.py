@@ -341,13 +341,7 @@ def execute(task: dict[str, Any], provenance: dict[str, Any] | None = None) -> d
     started, wall_from = _now(), time.perf_counter()
     run_dir = Path(task["run_dir"])
     rec: dict[str, Any] = {
-        "format": RECORD_FORMAT,
-        "problem": task["problem"],
-        "problem_options": task["problem_options"],
-        "method": task["method"],
-        "kind": task["kind"],
-        "seed": task["seed"],
-        "settings": {k: task[k] for k in _MATCH_KEYS} | {"threads": task["threads"]},
+        **_record_header(task),
         "started": started,
         "log": task["log"],
         **(provenance or {"versions": versions(), "machine": machine()}),
@@ -490,6 +484,19 @@ def _worker_main(spec_path: str) -> int:
     return 0 if rec["status"] == "ok" else 1
 
 
+def _record_header(task: dict[str, Any]) -> dict[str, Any]:
+    """The fields that identify a run, shared by normal and crash records."""
+    return {
+        "format": RECORD_FORMAT,
+        "problem": task["problem"],
+        "problem_options": task["problem_options"],
+        "method": task["method"],
+        "kind": task["kind"],
+        "seed": task["seed"],
+        "settings": {k: task[k] for k in _MATCH_KEYS} | {"threads": task["threads"]},
+    }
+
+
 # --------------------------------------------------------------------- parent
 def _evaluations_so_far(run_dir: Path) -> int | None:
     try:
@@ -507,13 +514,7 @@ def _write_crash_record(task: dict[str, Any], provenance: dict[str, Any], why: s
     except OSError:
         pass
     rec = {
-        "format": RECORD_FORMAT,
-        "problem": task["problem"],
-        "problem_options": task["problem_options"],
-        "method": task["method"],
-        "kind": task["kind"],
-        "seed": task["seed"],
-        "settings": {k: task[k] for k in _MATCH_KEYS} | {"threads": task["threads"]},
+        **_record_header(task),
         "status": "error",
         "complete": False,
         "error": {"type": "WorkerDied", "message": why, "traceback": log_tail},

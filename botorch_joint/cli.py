@@ -50,14 +50,8 @@ def load_problem(spec: str):  # -> Problem
 
 def _importable_from_cwd() -> None:
     # A console script, unlike ``python -m``, does not put the working directory on
-    # sys.path; users expect ``botorch-joint run mymodel:problem`` to find ./mymodel.py,
-    # and so do the worker processes (which inherit PYTHONPATH).
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if cwd not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [cwd, *paths] if p)
+    # sys.path; users expect ``botorch-joint run mymodel:problem`` to find ./mymodel.py.
+    _add_import_path(os.getcwd())
 
 
 def _import_file(path: Path):  # -> module
@@ -65,13 +59,17 @@ def _import_file(path: Path):  # -> module
         raise ImportError(f"no file {str(path)!r}")
     # Import by module name from its folder, so that pickling the problem for worker
     # processes refers to an importable module.
-    folder = str(path.resolve().parent)
+    _add_import_path(str(path.resolve().parent))
+    return importlib.import_module(path.stem)
+
+
+def _add_import_path(folder: str) -> None:
+    """Put ``folder`` on sys.path here and on PYTHONPATH for worker processes."""
     if folder not in sys.path:
         sys.path.insert(0, folder)
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if folder not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [folder, *paths] if p)
-    return importlib.import_module(path.stem)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -74,9 +74,7 @@ def fit_model(model: M, **kwargs: Any) -> M:
             kwargs.setdefault("warning_handler", _accept_abnormal_line_search)
             # The likelihood is flat along the task covariance: L-BFGS creeps on for
             # thousands of iterations for ~1e-2 in NRMSE; cap it.
-            optimizer_kwargs = dict(kwargs.get("optimizer_kwargs") or {})
-            optimizer_kwargs.setdefault("options", {"maxiter": MEGP_MAXITER})
-            kwargs["optimizer_kwargs"] = optimizer_kwargs
+            _default_maxiter(kwargs, MEGP_MAXITER)
             # BoTorch turns GPyTorch's structured solves off globally, which makes the
             # Kronecker likelihood a dense (n t) x (n t) Cholesky. With them on,
             # K_x (x) K_t + sigma^2 I is solved exactly through the eigendecompositions
@@ -87,9 +85,7 @@ def fit_model(model: M, **kwargs: Any) -> M:
             ):
                 fit_gpytorch_mll(mll, **kwargs)
         else:
-            optimizer_kwargs = dict(kwargs.get("optimizer_kwargs") or {})
-            optimizer_kwargs.setdefault("options", {"maxiter": GPR_MAXITER})
-            kwargs["optimizer_kwargs"] = optimizer_kwargs
+            _default_maxiter(kwargs, GPR_MAXITER)
             fit_gpytorch_mll(mll, **kwargs)
     except ModelFittingError as exc:
         warnings.warn(
@@ -100,6 +96,13 @@ def fit_model(model: M, **kwargs: Any) -> M:
         )
     model.eval()
     return model
+
+
+def _default_maxiter(kwargs: dict[str, Any], maxiter: int) -> None:
+    """Cap L-BFGS at ``maxiter`` unless the caller passed optimizer options."""
+    optimizer_kwargs = dict(kwargs.get("optimizer_kwargs") or {})
+    optimizer_kwargs.setdefault("options", {"maxiter": maxiter})
+    kwargs["optimizer_kwargs"] = optimizer_kwargs
 
 
 def _accept_abnormal_line_search(w: warnings.WarningMessage) -> bool:

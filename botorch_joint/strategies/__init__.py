@@ -22,7 +22,7 @@ SURROGATE = ("c+o-ftt", "c+o-resnet", "o-ftt", "o-resnet", "gpr", "megp")
 METHODS = SURROGATE + ("ax-default",) + SPACE_FILLING
 
 _FACTORIES = {
-    **{name: "botorch_joint.strategies.surrogate:make_surrogate_strategy" for name in SURROGATE},
+    **{name: "botorch_joint.strategies.surrogate:SurrogateStrategy" for name in SURROGATE},
     "ax-default": "botorch_joint.strategies.ax_default:AxDefaultStrategy",
 }
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from botorch_joint.problems.base import Problem
     from botorch_joint.result import Result
 
-__all__ = ["SurrogateStrategy", "make_surrogate_strategy"]
+__all__ = ["SurrogateStrategy"]
 
 #: method -> (model kind, backbone, uses constraints)
 MODELS: dict[str, tuple[str, str | None, bool]] = {
@@ -217,27 +217,3 @@ class SurrogateStrategy(Strategy):
         if sens is not None:
             info["sensitivity"] = {k: round(v, 6) for k, v in sens.as_dict().items()}
         return Proposal(res.X, train_seconds=t1 - t0, search_seconds=t3 - t1, info=info)
-
-
-def make_surrogate_strategy(
-    problem: Problem,
-    method: str,
-    budget: int,
-    seed: int = 0,
-    initial_design: str = "slh",
-    sensitivity: str | None = "sgrad",
-    batch_size: int = 20,
-    **options: Any,
-) -> SurrogateStrategy:
-    """Factory used by :func:`botorch_joint.strategies.make_strategy` (``options`` are
-    :class:`SurrogateStrategy`'s keyword arguments)."""
-    return SurrogateStrategy(
-        problem,
-        method,
-        budget,
-        seed=seed,
-        initial_design=initial_design,
-        sensitivity=sensitivity,
-        batch_size=batch_size,
-        **options,
-    )
