@@ -19,6 +19,12 @@ Examples::
     python benchmarks/surrogate_accuracy.py --smoke
     python benchmarks/surrogate_accuracy.py --sizes 100 300 1000 3000 --seeds 0
     python benchmarks/surrogate_accuracy.py --problems c2dtlz2 --models gpr c+o-ftt --resume
+    python benchmarks/surrogate_accuracy.py --problems c2dtlz2 --models c+o-ftt \
+        --joint-options '{"constraint_weight": 0}' --label "[cw=0]" --out DIR
+
+``--joint-options`` passes keyword arguments to every ``JointSurrogate`` of the run and
+``--label`` is appended to those models' names in the rows and the table, so variants
+can share a results directory.
 
 Every finished (problem, n, seed, model) row is appended to ``results.jsonl`` in the
 results directory at once (``--resume`` skips rows already there); ``table.md`` and
@@ -76,7 +82,14 @@ def make_data(problem: bj.Problem, n: int, seed: int) -> tuple[np.ndarray, np.nd
 
 # ---------------------------------------------------------------------------- models
 def build_model(
-    name: str, X: Any, Y: Any, C: Any, bounds: Any, seed: int, smoke: bool
+    name: str,
+    X: Any,
+    Y: Any,
+    C: Any,
+    bounds: Any,
+    seed: int,
+    smoke: bool,
+    joint_options: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The model called ``name`` and the keyword arguments for ``fit_model``."""
     from botorch_joint.models import GPR, MEGP, JointSurrogate
@@ -84,6 +97,7 @@ def build_model(
     if name.startswith("c+o-") or name.startswith("o-"):
         backbone = name.split("-", 1)[1]
         options: dict[str, Any] = {"ensemble_size": 2, "max_epochs": 10} if smoke else {}
+        options.update(joint_options or {})
         train_C = C if name.startswith("c+o-") else None
         return JointSurrogate(X, Y, train_C, backbone, bounds, seed=seed, **options), {}
     fit_kwargs: dict[str, Any] = {"optimizer_kwargs": {"options": {"maxiter": 20}}} if smoke else {}
@@ -149,7 +163,10 @@ def run_one(
     Xt, Yt, Ct = make_data(problem, args.n_test, 10_000 + seed)
     tX, tY, tC = (torch.as_tensor(a, dtype=torch.float64) for a in (X, Y, C))
     bounds = torch.as_tensor(problem.bounds, dtype=torch.float64)
-    model, fit_kwargs = build_model(model_name, tX, tY, tC, bounds, seed, args.smoke)
+    model, fit_kwargs = build_model(
+        model_name, tX, tY, tC, bounds, seed, args.smoke, args.joint_options
+    )
+    is_joint = model_name.startswith(("c+o-", "o-"))
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -159,7 +176,7 @@ def run_one(
         "problem": problem_name,
         "n": n,
         "seed": seed,
-        "model": model_name,
+        "model": model_name + args.label if is_joint else model_name,
         "fit_s": fit_s,
         "train_feasible": float(np.mean(np.all(C >= 0, axis=1))),
         "test_feasible": float(np.mean(np.all(Ct >= 0, axis=1))),
@@ -193,16 +210,26 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[tuple[str, int, str], dict[str
     return out
 
 
+def _model_order(agg: dict[tuple[str, int, str], Any]) -> list[str]:
+    """Models in :data:`MODELS` order, each followed by its labelled variants."""
+    names = {k[2] for k in agg}
+    base = {m: i for i, m in enumerate(MODELS)}
+
+    def key(name: str) -> tuple[int, str]:
+        root = next((m for m in MODELS if name.startswith(m)), name)
+        return base.get(root, len(MODELS)), name
+
+    return sorted(names, key=key)
+
+
 def write_table(rows: list[dict[str, Any]], path: Path) -> str:
     agg = aggregate(rows)
     lines = [
         "| problem | n | model | seeds | NRMSE | bal. acc. | Brier | fit [s] | predict 10k [s] |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    order = {m: i for i, m in enumerate(MODELS)}
-    for (problem, n, model), a in sorted(
-        agg.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))
-    ):
+    rank = {m: i for i, m in enumerate(_model_order(agg))}
+    for (problem, n, model), a in sorted(agg.items(), key=lambda kv: (kv[0][:2], rank[kv[0][2]])):
         lines.append(
             f"| {problem} | {n} | {model} | {a['seeds']} | {a['nrmse']:.4f} | "
             f"{a['balanced_accuracy']:.3f} | {a['brier']:.4f} | {a['fit_s']:.1f} | "
@@ -232,7 +259,7 @@ def write_plot(rows: list[dict[str, Any]], path: Path) -> None:
     for i, problem in enumerate(problems):
         for j, (metric, label) in enumerate(metrics):
             ax = axes[i, j]
-            for model in MODELS:
+            for model in _model_order(agg):
                 pts = sorted(
                     (k[1], a[metric]) for k, a in agg.items() if k[0] == problem and k[2] == model
                 )
@@ -266,6 +293,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MODEL=N",
         help="skip MODEL above N training points (default: megp=1000)",
     )
+    parser.add_argument(
+        "--joint-options",
+        type=json.loads,
+        default={},
+        help="JSON dict of JointSurrogate keyword arguments for the network models",
+    )
+    parser.add_argument("--label", default="", help="suffix of the network models' names")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help="results directory")
     parser.add_argument("--resume", action="store_true", help="skip rows already in results")
@@ -295,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
                     if n > limits.get(model, math.inf):
                         print(f"skip {problem} n={n} {model}: above --max-n", flush=True)
                         continue
-                    if (problem, n, seed, model) in done:
+                    label = args.label if model.startswith(("c+o-", "o-")) else ""
+                    if (problem, n, seed, model + label) in done:
                         continue
                     row = run_one(problem, n, seed, model, args)
                     with results.open("a") as fh:

@@ -345,9 +345,10 @@ class EnsembleJointNetwork(nn.Module):
         logits = None
         if self.classification_head is not None:
             hc = h
-            if self.classification_grad_scale != 1.0:
+            if self.training and self.classification_grad_scale != 1.0:
                 # Same features forward; only a fraction of the BCE gradient shapes the
-                # shared backbone (the head itself still learns at full rate).
+                # shared backbone (the head itself still learns at full rate). Only while
+                # training: gradients with respect to the inputs must stay exact.
                 hd = h.detach()
                 hc = hd + self.classification_grad_scale * (h - hd)
             logits = self.classification_head(hc)

@@ -49,3 +49,15 @@ def test_surrogate_accuracy_smoke(tmp_path: Path) -> None:
     table = (tmp_path / "table.md").read_text()
     assert "| c2dtlz2 | 60 | gpr |" in table
     assert (tmp_path / "surrogate_accuracy.png").stat().st_size > 1000
+
+
+def test_surrogate_accuracy_labelled_variant(tmp_path: Path) -> None:
+    args = ["--smoke", "--problems", "c2dtlz2", "--models", "c+o-resnet", "--out", str(tmp_path)]
+    surrogate_accuracy.main(args)
+    surrogate_accuracy.main(
+        [*args, "--resume", "--joint-options", '{"constraint_weight": 0}', "--label", "[cw=0]"]
+    )
+    rows = surrogate_accuracy.load_rows(tmp_path / "results.jsonl")
+    assert sorted({r["model"] for r in rows}) == ["c+o-resnet", "c+o-resnet[cw=0]"]
+    assert len(rows) == 4  # both sizes of each; the first run's rows were kept
+    assert "| c2dtlz2 | 60 | c+o-resnet[cw=0] |" in (tmp_path / "table.md").read_text()
