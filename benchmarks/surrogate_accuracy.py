@@ -81,6 +81,16 @@ def make_data(problem: bj.Problem, n: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------- models
+def is_network(name: str) -> bool:
+    """Whether ``name`` is one of the joint networks (``c+o-*`` or ``o-*``)."""
+    return name.startswith(("c+o-", "o-"))
+
+
+def row_name(name: str, label: str) -> str:
+    """The model's name in the rows: networks carry ``--label``, GPs do not."""
+    return name + label if is_network(name) else name
+
+
 def build_model(
     name: str,
     X: Any,
@@ -94,7 +104,7 @@ def build_model(
     """The model called ``name`` and the keyword arguments for ``fit_model``."""
     from botorch_joint.models import GPR, MEGP, JointSurrogate
 
-    if name.startswith("c+o-") or name.startswith("o-"):
+    if is_network(name):
         backbone = name.split("-", 1)[1]
         options: dict[str, Any] = {"ensemble_size": 2, "max_epochs": 10} if smoke else {}
         options.update(joint_options or {})
@@ -166,7 +176,6 @@ def run_one(
     model, fit_kwargs = build_model(
         model_name, tX, tY, tC, bounds, seed, args.smoke, args.joint_options
     )
-    is_joint = model_name.startswith(("c+o-", "o-"))
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -176,7 +185,7 @@ def run_one(
         "problem": problem_name,
         "n": n,
         "seed": seed,
-        "model": model_name + args.label if is_joint else model_name,
+        "model": row_name(model_name, args.label),
         "fit_s": fit_s,
         "train_feasible": float(np.mean(np.all(C >= 0, axis=1))),
         "test_feasible": float(np.mean(np.all(Ct >= 0, axis=1))),
@@ -329,8 +338,7 @@ def main(argv: list[str] | None = None) -> None:
                     if n > limits.get(model, math.inf):
                         print(f"skip {problem} n={n} {model}: above --max-n", flush=True)
                         continue
-                    label = args.label if model.startswith(("c+o-", "o-")) else ""
-                    if (problem, n, seed, model + label) in done:
+                    if (problem, n, seed, row_name(model, args.label)) in done:
                         continue
                     row = run_one(problem, n, seed, model, args)
                     with results.open("a") as fh:

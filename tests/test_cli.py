@@ -1,7 +1,11 @@
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import botorch_joint as bj
 from botorch_joint.cli import main
@@ -72,25 +76,16 @@ def test_console_script_builtin(tmp_path):
 
 
 def test_unknown_problem_message(capsys):
-    import pytest
-
     with pytest.raises(SystemExit, match="unknown problem 'nope'"):
         main(["run", "nope", "--method", "sobol"])
 
 
 def _console_script() -> str:
-    import shutil
-    from pathlib import Path
-
     exe = Path(sys.executable).with_name("botorch-joint")
     return str(exe) if exe.exists() else (shutil.which("botorch-joint") or "")
 
 
 def test_console_script_finds_module_in_working_directory(tmp_path):
-    import os
-
-    import pytest
-
     script = _console_script()
     if not script:
         pytest.skip("botorch-joint console script not installed")
@@ -112,8 +107,6 @@ def test_console_script_finds_module_in_working_directory(tmp_path):
 
 
 def test_module_attribute_errors_name_the_problem(tmp_path, monkeypatch):
-    import pytest
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notaproblem.py").write_text("x = 3\n")
     with pytest.raises(SystemExit, match="cannot load problem 'missing_mod:problem'"):

@@ -310,7 +310,8 @@ class EnsembleJointNetwork(nn.Module):
             Private capacity lets the two tasks share the representation without
             competing for its last layer.
         classification_grad_scale: fraction of the classification loss's gradient
-            that flows into the shared backbone.
+            that flows into the shared backbone during training (in eval mode the
+            network is left whole, so gradients with respect to the inputs are exact).
     """
 
     def __init__(
