@@ -253,6 +253,7 @@ def select_batch(
     rng: np.random.Generator | None = None,
     hvi_min_probability: float | None = None,
     fill: bool = True,
+    diversify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose ``n`` diverse, likely-feasible candidates from a pool.
 
@@ -289,6 +290,8 @@ def select_batch(
             improvement outweigh a lower probability (the weight is P times HVI).
         fill: top the batch up with predicted-infeasible candidates (else return
             fewer than ``n``).
+        diversify: after the hypervolume stage, take the remaining predicted-feasible
+            candidates by diversity (else stop after the hypervolume stage).
 
     Returns:
         ``(indices (q,), predicted_feasible (q,) bool)``, ``q <= n`` (smaller only when
@@ -335,7 +338,7 @@ def select_batch(
             rng,
             accept=accept,
         )
-    if f_idx.size and len(chosen) < n:
+    if diversify and f_idx.size and len(chosen) < n:
         Z = obj[f_idx]
         lo, hi = Z.min(axis=0), Z.max(axis=0)
         Z = (Z - lo) / np.where(hi > lo, hi - lo, 1.0)

@@ -21,7 +21,10 @@ evaluations):
    fronts thinned by maximum diversity across objectives; too few predicted-feasible
    candidates are topped up by the unified loss, spread out in the input space. With
    an uncertainty bonus ``beta``, objectives enter ranking and selection as
-   ``mu - beta * sigma``.
+   ``mu - beta * sigma``. A share of the batch (``explore_fraction``) is chosen first
+   the same way but on optimistic objectives ``mu - explore_weight * sigma``, from a
+   pool that also holds *probes* (the best evaluated points with one coordinate
+   redrawn): exploration where the surrogate has no data.
 
 Without feasibility information (``o-`` models, or ``use_feasibility=False``) every
 candidate counts as feasible: candidates are chosen on objectives alone, and
@@ -133,6 +136,23 @@ class SurrogateSearch:
             feasible; unused slots go to the global pool).
         local_scale: geometric-mean step of the local candidates (unit cube).
         local_samples: number of local candidates.
+        explore_fraction: share of the batch reserved for *exploration* (default
+            0.1, 2 of 20): greedy hypervolume improvement (times P(feasible)) of the
+            optimistic objectives ``mu - explore_weight * sigma`` over the observed
+            feasible front, among candidates with ``P(feasible) >=
+            explore_min_probability``; the pool then also holds *probes*, the best
+            evaluated points with one coordinate redrawn uniformly. A surrogate
+            extrapolates badly where it has no data (on ``c2dtlz2`` the network
+            predicts the far ends of the front 0.25 too high) and cannot tell the
+            effect of a parameter that every good evaluation shares (on one
+            ``c2dtlz2`` run all proposals kept one distance variable at its bound for
+            eight epochs); exploitation alone never looks there. Needs a hypervolume
+            selection and a model with a predictive spread; unused slots go to the
+            exploitation stage. Measured in ``docs/search.md``.
+        explore_weight: optimism ``beta`` of the exploration stage.
+        explore_min_probability: P(feasible) an exploration candidate needs.
+        explore_parents: how many of the best evaluated points (Deb's rule) seed the
+            probes (``local_samples`` probes in all).
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
             observed feasible, else successful, objectives' maximum plus 10 % of their
             range).
@@ -175,6 +195,10 @@ class SurrogateSearch:
         local_fraction: float = 0.0,
         local_scale: float = 0.02,
         local_samples: int = 256,
+        explore_fraction: float = 0.1,
+        explore_weight: float = 2.0,
+        explore_min_probability: float = 0.1,
+        explore_parents: int = 16,
         ref_point: np.ndarray | None = None,
         calibrate_feasibility: bool | None = None,
         dtype: torch.dtype = torch.float64,
@@ -227,6 +251,10 @@ class SurrogateSearch:
             strength=strength,
             dim=self.dim,
         )
+        self.explore_fraction = float(explore_fraction)
+        self.explore_weight = float(explore_weight)
+        self.explore_min_probability = float(explore_min_probability)
+        self.explore_parents = int(explore_parents)
         self.ref_point = None if ref_point is None else np.asarray(ref_point, float)
         self.dtype = dtype
 
@@ -419,6 +447,20 @@ class SurrogateSearch:
             local_U = self.local_perturbation(U_eval[elite], self.local_samples, rng)
             archive_U.append(local_U)
             archive.append(self.evaluate(local_U))
+        local_end = sum(len(a) for a in archive_U)
+        # 3c. exploration candidates: the best evaluated points with one coordinate
+        # redrawn uniformly. When every good evaluation shares a value of some parameter
+        # the surrogate cannot tell that parameter's effect from the others', and the
+        # population and the descent never leave that value; these points can.
+        n_explore = int(round(self.explore_fraction * n))
+        if n_explore and len(par):
+            base = U_eval[par[: max(1, min(len(par), self.explore_parents))]]
+            reps = max(1, self.local_samples // len(base))
+            probe = np.repeat(base, reps, axis=0)
+            coord = rng.integers(d, size=len(probe))
+            probe[np.arange(len(probe)), coord] = rng.random(len(probe))
+            archive_U.append(probe)
+            archive.append(self.evaluate(probe))
         t_sel = time.perf_counter()
 
         # 4. batch selection from everything predicted
@@ -445,39 +487,54 @@ class SurrogateSearch:
             "rng": rng,
             "hvi_min_probability": self.hvi_min_probability,
         }
-        idx = np.empty(0, dtype=int)
-        pred_feas = np.empty(0, dtype=bool)
         U_avoid = U_eval
+        eidx, efeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
+        lidx, lfeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
+        if n_explore and ref is not None and pool["obj_std"] is not None:
+            # Exploration first: optimistic objectives against the observed front only.
+            optimistic = pool["obj"] - self.explore_weight * pool["obj_std"]
+            eidx, efeas = select_batch(
+                pool_U,
+                optimistic,
+                pool["log_p"],
+                n_explore,
+                U_avoid=U_eval,
+                fill=False,
+                diversify=False,
+                **{**select, "hvi_min_probability": self.explore_min_probability},
+            )
+            U_avoid = np.vstack([U_avoid, pool_U[eidx]])
         if n_local:
-            # Local slots first (predicted-feasible only); they count as taken for the rest.
-            lp = None if pool["log_p"] is None else pool["log_p"][local_start:]
-            idx, pred_feas = select_batch(
-                pool_U[local_start:],
-                rank_obj[local_start:],
+            # Local slots (predicted-feasible only); they count as taken for the rest.
+            local = slice(local_start, local_end)
+            lp = None if pool["log_p"] is None else pool["log_p"][local]
+            lidx, lfeas = select_batch(
+                pool_U[local],
+                rank_obj[local],
                 lp,
                 n_local,
-                U_avoid=U_eval,
+                U_avoid=U_avoid,
                 front=front,
                 fill=False,
                 **select,
             )
-            idx = idx + local_start
-            U_avoid = np.vstack([U_eval, pool_U[idx]])
+            lidx = lidx + local_start
+            U_avoid = np.vstack([U_avoid, pool_U[lidx]])
             if front is not None:
-                front = np.vstack([front, rank_obj[idx][pred_feas]])
+                front = np.vstack([front, rank_obj[lidx][lfeas]])
         gidx, gfeas = select_batch(
             pool_U,
             rank_obj,
             pool["log_p"],
-            n - len(idx),
+            n - len(eidx) - len(lidx),
             U_avoid=U_avoid,
             fill_score=fill,
             front=front,
             **select,
         )
-        n_local_chosen = len(idx)
-        idx = np.concatenate([idx, gidx]).astype(int)
-        pred_feas = np.concatenate([pred_feas, gfeas]).astype(bool)
+        # The batch lists local slots first, then exploration, then the rest.
+        idx = np.concatenate([lidx, eidx, gidx]).astype(int)
+        pred_feas = np.concatenate([lfeas, efeas, gfeas]).astype(bool)
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
             extra = rng.random((n - len(idx), d))
             pool_U = np.vstack([pool_U, extra])
@@ -496,7 +553,8 @@ class SurrogateSearch:
             "pool_size": int(len(pool_U)),
             "pool_predicted_feasible": n_pool_feas,
             "trace_samples": 0 if trace_U is None else int(len(trace_U)),
-            "batch_local": int(n_local_chosen),
+            "batch_local": int(len(lidx)),
+            "batch_explore": int(len(eidx)),
             "batch_predicted_feasible": int(pred_feas.sum()),
             "batch_mean_p_feasible": None if p_feas is None else float(p_feas.mean()),
             "parents_observed_feasible": int(feasible_obs[par].sum()) if len(par) else 0,

@@ -65,15 +65,19 @@ class JointSurrogate(EnsembleModel):
         ensemble_size: number of members ``E``.
         constraint_weight: weight of the classification (BCE) loss relative to the
             regression (MSE on standardised objectives) loss.
-        max_epochs: maximum passes over the training rows.
-        patience: epochs without validation improvement before a member stops improving
-            (training ends when every member has run out of patience).
+        max_epochs: passes over the training rows (the most, with a hold-out).
+        patience: with a hold-out, epochs without validation improvement before a
+            member stops improving (training ends when every member has run out of
+            patience).
         batch_size: minibatch size; ``None`` picks about 8 minibatches per epoch
             (at least 32 rows), so the cost of a fit grows linearly with ``n``.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         validation_fraction: fraction of rows held out (a different random subset for
-            each member) for early stopping; no hold-out below 5 rows.
+            each member) for early stopping; no hold-out below 5 rows. 0 (the
+            default) trains every member on every row for ``max_epochs``: with a few
+            hundred rows, each row held out costs the optimiser precision near the
+            optimum more than early stopping saves (``docs/search.md``).
         bootstrap: additionally train each member on a bootstrap resample of its rows.
         num_threads: torch intra-op threads while training on the CPU (restored
             afterwards); ``None`` leaves the setting alone. The default of one thread is
@@ -106,7 +110,7 @@ class JointSurrogate(EnsembleModel):
         batch_size: int | None = None,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
-        validation_fraction: float = 0.15,
+        validation_fraction: float = 0.0,
         bootstrap: bool = False,
         num_threads: int | None = 1,
         seed: int = 0,

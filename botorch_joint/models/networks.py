@@ -12,8 +12,8 @@ learning models for tabular data":
 
 * :class:`EnsembleResNet`: residual MLP blocks ``x + Dropout(Lin(Drop(ReLU(Lin(Norm(x))))))``;
 * :class:`EnsembleFTTransformer`: a per-feature tokenizer (one learned embedding per
-  input feature), a CLS token and pre-norm transformer blocks with ReGLU feed-forward
-  layers; the representation is the final CLS token.
+  input feature), a CLS token and pre-norm transformer blocks with gated (SwiGLU by
+  default) feed-forward layers; the representation is the final CLS token.
 
 :class:`EnsembleJointNetwork` puts a linear regression head (``m`` outputs) and a linear
 classification head (``k`` logits) on the shared representation.
@@ -171,8 +171,10 @@ class _TransformerBlock(nn.Module):
         ffn_dropout: float,
         residual_dropout: float,
         cls_only: bool,
+        activation: str = "silu",
     ) -> None:
         super().__init__()
+        self.act = _activation(activation)
         self.dim = dim
         self.heads = heads
         self.attention_dropout = attention_dropout
@@ -208,7 +210,7 @@ class _TransformerBlock(nn.Module):
         a = a.transpose(1, 2).reshape(E, N, Tq, D)
         x = x + F.dropout(self.out(a), self.residual_dropout, self.training)
         u, g = self.ffn_in(self.ffn_norm(x)).chunk(2, dim=-1)
-        z = F.dropout(u * F.relu(g), self.ffn_dropout, self.training)  # ReGLU
+        z = F.dropout(u * self.act(g), self.ffn_dropout, self.training)  # gated (GLU)
         return x + F.dropout(self.ffn_out(z), self.residual_dropout, self.training)
 
 
@@ -221,10 +223,20 @@ class EnsembleFTTransformer(nn.Module):
         dim: token width ``D`` (also the representation size).
         heads: attention heads (must divide ``dim``).
         n_blocks: number of transformer blocks.
-        ffn_factor: ReGLU hidden width as a multiple of ``dim``.
+        ffn_factor: gated hidden width as a multiple of ``dim``.
         attention_dropout: dropout on attention probabilities.
         ffn_dropout: dropout inside the feed-forward layers.
         residual_dropout: dropout on each sub-layer's output before the residual sum.
+        activation: gate of the gated feed-forward layers and activation of the
+            representation: ``"silu"`` (SwiGLU, the default), ``"gelu"`` (GEGLU) or
+            ``"relu"`` (ReGLU, as Gorishniy et al.).
+        final_norm: normalise the CLS token before the heads (as Gorishniy et al.).
+
+    The defaults differ from the paper's (ReGLU, final layer norm, feed-forward
+    dropout 0.1): with a few hundred rows a smooth network without the final
+    normalisation, which discards the representation's scale, locates the optimum of
+    smooth objectives about twice as precisely and raised the feasible share on
+    ``hh-cell`` from 30 % to 62 % (``docs/search.md``).
     """
 
     def __init__(
@@ -236,8 +248,10 @@ class EnsembleFTTransformer(nn.Module):
         n_blocks: int = 2,
         ffn_factor: float = 4.0 / 3.0,
         attention_dropout: float = 0.0,
-        ffn_dropout: float = 0.1,
+        ffn_dropout: float = 0.0,
         residual_dropout: float = 0.0,
+        activation: str = "silu",
+        final_norm: bool = False,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -259,11 +273,13 @@ class EnsembleFTTransformer(nn.Module):
                     ffn_dropout,
                     residual_dropout,
                     cls_only=(i == n_blocks - 1),
+                    activation=activation,
                 )
                 for i in range(n_blocks)
             ]
         )
-        self.final_norm = EnsembleLayerNorm(ensemble_size, dim)
+        self.act = _activation(activation)
+        self.final_norm = EnsembleLayerNorm(ensemble_size, dim) if final_norm else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -281,7 +297,10 @@ class EnsembleFTTransformer(nn.Module):
         h = torch.cat([cls, tokens], dim=2)
         for block in self.blocks:
             h = block(h)
-        return F.relu(self.final_norm(h[:, :, 0]))
+        h = h[:, :, 0]
+        if self.final_norm is not None:
+            h = self.final_norm(h)
+        return self.act(h)
 
 
 class _Head(nn.Module):

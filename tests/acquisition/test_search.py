@@ -146,3 +146,45 @@ def test_calibration_is_on_by_default_for_joint_networks():
     X = torch.rand(8, 2, dtype=torch.float64)
     net = JointSurrogate(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5, backbone="resnet")
     assert SurrogateSearch(net, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
+
+
+class _UnexploredCorner(DiscModel):
+    """The disc model plus a region without data (``u0 < 0.2``) where the mean is
+    pessimistic (``f1`` predicted 0.5 too high), the spread is large and the classifier
+    is unsure (P = 0.3): a surrogate's view of a part of the front it has never seen."""
+
+    def p_feasible(self, X):
+        u0 = self.unit(X)[..., 0]
+        return torch.where(u0 < 0.2, torch.full_like(u0, 0.3), super().p_feasible(X))
+
+    def predict_outcomes(self, X):
+        pred = super().predict_outcomes(X)
+        hidden = (self.unit(X)[..., 0] < 0.2).unsqueeze(-1)
+        shift = torch.tensor([0.5, 0.0], dtype=pred.obj_mean.dtype)
+        obj = pred.obj_mean + hidden * shift
+        std = torch.where(hidden, torch.full_like(obj, 0.6), torch.full_like(obj, 0.02))
+        return type(pred)(obj, std, self.p_feasible(X).unsqueeze(-1))
+
+
+def test_exploration_slots_try_the_region_the_mean_dismisses():
+    model = _UnexploredCorner()
+    X, Y, C, failed = _data(model, 60, seed=2)
+    lo, hi = model.bounds.numpy()
+
+    def hidden(res):
+        return ((res.X[:, 0] - lo[0]) / (hi[0] - lo[0]) < 0.2).sum()
+
+    plain = SurrogateSearch(
+        model, model.bounds.numpy(), ref_point=np.array([1.1, 1.1]), explore_fraction=0.0, **SMALL
+    )
+    res = plain.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    assert res.info["batch_explore"] == 0 and hidden(res) == 0
+
+    explore = SurrogateSearch(
+        model, model.bounds.numpy(), ref_point=np.array([1.1, 1.1]), explore_fraction=0.25, **SMALL
+    )
+    res = explore.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    assert res.X.shape == (8, 3)
+    assert 1 <= res.info["batch_explore"] <= 2
+    assert hidden(res) >= 1  # the optimistic stage looked where the mean would not
+    assert res.predicted_feasible.sum() >= 6  # the rest of the batch still exploits
