@@ -278,11 +278,13 @@ def append_journal(run_dir: str | os.PathLike, epoch: int, index: int, ev: Evalu
 
 def read_journal(run_dir: str | os.PathLike, epoch: int) -> dict[int, Evaluation]:
     """Finished evaluations of the batch ``epoch`` in flight; a torn last line is ignored."""
-    path = Path(run_dir) / JOURNAL
     out: dict[int, Evaluation] = {}
-    if not path.exists():
+    try:
+        # A live run deletes its journal when it checkpoints the batch, perhaps just now.
+        text = (Path(run_dir) / JOURNAL).read_text()
+    except FileNotFoundError:
         return out
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
