@@ -251,6 +251,8 @@ class SurrogateSearch:
             strength=strength,
             dim=self.dim,
         )
+        if not 0.0 <= float(explore_fraction) <= 1.0:
+            raise ValueError(f"explore_fraction must be in [0, 1], got {explore_fraction!r}")
         self.explore_fraction = float(explore_fraction)
         self.explore_weight = float(explore_weight)
         self.explore_min_probability = float(explore_min_probability)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from acq_models import DiscModel
 
@@ -188,3 +189,8 @@ def test_exploration_slots_try_the_region_the_mean_dismisses():
     assert 1 <= res.info["batch_explore"] <= 2
     assert hidden(res) >= 1  # the optimistic stage looked where the mean would not
     assert res.predicted_feasible.sum() >= 6  # the rest of the batch still exploits
+
+
+def test_exploration_share_must_be_a_fraction(disc_model):
+    with pytest.raises(ValueError, match="explore_fraction"):
+        SurrogateSearch(disc_model, disc_model.bounds.numpy(), explore_fraction=1.5)

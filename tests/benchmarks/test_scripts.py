@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import search_methods, surrogate_accuracy  # noqa: E402
+from benchmarks import optimum_precision, search_methods, surrogate_accuracy  # noqa: E402
 
 
 def test_pass_fail_keeps_objectives_and_signs_constraints() -> None:
@@ -61,3 +62,13 @@ def test_surrogate_accuracy_labelled_variant(tmp_path: Path) -> None:
     assert sorted({r["model"] for r in rows}) == ["c+o-resnet", "c+o-resnet[cw=0]"]
     assert len(rows) == 4  # both sizes of each; the first run's rows were kept
     assert "| c2dtlz2 | 60 | c+o-resnet[cw=0] |" in (tmp_path / "table.md").read_text()
+
+
+def test_optimum_precision_smoke(tmp_path: Path) -> None:
+    variants = ["old-defaults", "megp"]
+    optimum_precision.main(["--smoke", "--variants", *variants, "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "optimum_precision.json").read_text())
+    assert [r["variant"] for r in rows] == variants
+    # a radius below 1 is impossible on C2-DTLZ2: the truth was evaluated
+    assert all(r["true_radius"] >= 1.0 and 0 <= r["distance_error"] <= 0.5 for r in rows)
+    assert "| megp |" in (tmp_path / "optimum_precision.md").read_text()
