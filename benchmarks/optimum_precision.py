@@ -46,6 +46,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "old + smooth network": ("c+o-ftt", {"validation_fraction": 0.15}),
     "new-defaults": ("c+o-ftt", {}),
     "new-defaults, 10 members": ("c+o-ftt", {"ensemble_size": 10}),
+    "new-defaults, 600 epochs": ("c+o-ftt", {"max_epochs": 600}),
     "megp": ("megp", {}),
 }
 
