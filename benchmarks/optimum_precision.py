@@ -156,13 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    seeds, epochs, model_seeds, batch, steps = (
-        args.seeds,
-        args.epochs,
-        args.model_seeds,
-        20,
-        60,
-    )
+    seeds, epochs, model_seeds, batch, steps = args.seeds, args.epochs, args.model_seeds, 20, 60
     if args.smoke:
         seeds, epochs, model_seeds, batch, steps = [0], [1], [0], 4, 3
     snaps = snapshots(seeds, epochs, batch)
