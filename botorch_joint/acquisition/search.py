@@ -146,7 +146,7 @@ class SurrogateSearch:
             predicts the far ends of the front 0.25 too high) and cannot tell the
             effect of a parameter that every good evaluation shares (on one
             ``c2dtlz2`` run all proposals kept one distance variable at its bound for
-            eight epochs); exploitation alone never looks there. Needs a hypervolume
+            six epochs); exploitation alone never looks there. Needs a hypervolume
             selection and a model with a predictive spread; unused slots go to the
             exploitation stage. Measured in ``docs/search.md``.
         explore_weight: optimism ``beta`` of the exploration stage.
@@ -514,7 +514,7 @@ class SurrogateSearch:
                 pool_U[local],
                 rank_obj[local],
                 lp,
-                n_local,
+                min(n_local, n - len(eidx)),  # exploration may have taken slots
                 U_avoid=U_avoid,
                 front=front,
                 fill=False,

@@ -194,3 +194,19 @@ def test_exploration_slots_try_the_region_the_mean_dismisses():
 def test_exploration_share_must_be_a_fraction(disc_model):
     with pytest.raises(ValueError, match="explore_fraction"):
         SurrogateSearch(disc_model, disc_model.bounds.numpy(), explore_fraction=1.5)
+
+
+def test_local_and_exploration_slots_never_overfill_the_batch():
+    model = _UnexploredCorner()
+    X, Y, C, failed = _data(model, 80, seed=1)
+    search = SurrogateSearch(
+        model,
+        model.bounds.numpy(),
+        ref_point=np.array([1.1, 1.1]),
+        local_fraction=1.0,
+        explore_fraction=0.5,
+        **SMALL,
+    )
+    res = search.propose(X, Y, C, failed, 4, np.random.default_rng(0))
+    assert res.X.shape == (4, 3)
+    assert res.info["batch_local"] + res.info["batch_explore"] <= 4
