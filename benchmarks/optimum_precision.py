@@ -21,6 +21,8 @@ Examples::
 
     python benchmarks/optimum_precision.py
     python benchmarks/optimum_precision.py --variants new-defaults megp --smoke
+    python benchmarks/optimum_precision.py --variants resnet "ftt 1 block" "ftt 3 blocks" \
+        "ftt dim 64" "ftt dim 16" --out benchmarks/results/optimum_precision_architectures
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "new-defaults": ("c+o-ftt", {}),
     "new-defaults, 10 members": ("c+o-ftt", {"ensemble_size": 10}),
     "new-defaults, 600 epochs": ("c+o-ftt", {"max_epochs": 600}),
+    "resnet": ("c+o-resnet", {}),
+    "ftt 1 block": ("c+o-ftt", {"network_options": {"n_blocks": 1}}),
+    "ftt 3 blocks": ("c+o-ftt", {"network_options": {"n_blocks": 3}}),
+    "ftt dim 64": ("c+o-ftt", {"network_options": {"dim": 64, "heads": 8}}),
+    "ftt dim 16": ("c+o-ftt", {"network_options": {"dim": 16, "heads": 2}}),
     "megp": ("megp", {}),
 }
 

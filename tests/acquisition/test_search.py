@@ -210,3 +210,63 @@ def test_local_and_exploration_slots_never_overfill_the_batch():
     res = search.propose(X, Y, C, failed, 4, np.random.default_rng(0))
     assert res.X.shape == (4, 3)
     assert res.info["batch_local"] + res.info["batch_explore"] <= 4
+
+
+class _ConfidentlyWrongCorner(_UnexploredCorner):
+    """As :class:`_UnexploredCorner`, but the classifier is sure the unexplored region
+    is infeasible (P = 0.002), as a neural classifier is away from its data."""
+
+    def p_feasible(self, X):
+        u0 = self.unit(X)[..., 0]
+        base = DiscModel.p_feasible(self, X)
+        return torch.where(u0 < 0.2, torch.full_like(u0, 0.002), base)
+
+
+def test_tempering_lets_exploration_doubt_a_confident_classifier():
+    model = _ConfidentlyWrongCorner()
+    X, Y, C, failed = _data(model, 60, seed=2)
+    lo, hi = model.bounds.numpy()
+
+    def hidden(res):
+        return ((res.X[:, 0] - lo[0]) / (hi[0] - lo[0]) < 0.2).sum()
+
+    common = dict(ref_point=np.array([1.1, 1.1]), explore_fraction=0.25, **SMALL)
+    sure = SurrogateSearch(model, model.bounds.numpy(), explore_tempering=0.0, **common)
+    res = sure.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    assert hidden(res) == 0  # P = 0.002 is below the exploration threshold
+
+    doubting = SurrogateSearch(model, model.bounds.numpy(), explore_tempering=0.1, **common)
+    res = doubting.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+    assert 1 <= res.info["batch_explore"] <= 2
+    assert hidden(res) >= 1
+    # only the exploration slots doubt: the rest of the batch is predicted feasible
+    assert res.predicted_feasible.sum() >= 6
+
+
+def test_tempered_probability_is_the_probit_mean_of_a_gaussian_logit():
+    from botorch_joint.acquisition.search import tempered_log_p
+
+    p = np.array([1e-4, 0.01, 0.3, 0.5, 0.9, 0.999])
+    np.testing.assert_allclose(np.exp(tempered_log_p(np.log(p), np.zeros(6))), p, rtol=1e-9)
+    sigma = 2.0
+    pt = np.exp(tempered_log_p(np.log(p), np.full(6, np.sqrt(np.pi / 8) * sigma)))
+    # pulled towards 1/2, order kept
+    assert np.all(np.abs(pt - 0.5) <= np.abs(p - 0.5) + 1e-12) and np.all(np.diff(pt) > 0)
+    logit = np.log(p / (1 - p))
+    z = np.random.default_rng(0).standard_normal(200_000)
+    mc = (1 / (1 + np.exp(-(logit[:, None] + sigma * z[None])))).mean(axis=1)
+    np.testing.assert_allclose(pt, mc, atol=0.02)
+
+
+def test_tempering_default_follows_the_model(disc_model):
+    from botorch_joint.models import GPR, JointSurrogate
+
+    assert SurrogateSearch(disc_model, disc_model.bounds.numpy()).explore_tempering == 0.0
+    X = torch.rand(8, 2, dtype=torch.float64)
+    box = np.array([[0.0, 0.0], [1.0, 1.0]])
+    gp = GPR(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5)
+    assert SurrogateSearch(gp, box).explore_tempering == 0.0
+    net = JointSurrogate(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5, backbone="resnet")
+    assert SurrogateSearch(net, box).explore_tempering == 0.1
+    with pytest.raises(ValueError, match="explore_tempering"):
+        SurrogateSearch(net, box, explore_tempering=-1.0)
