@@ -74,6 +74,9 @@ def snapshots(seeds: list[int], epochs: list[int], batch: int) -> dict[str, Any]
             batch_size=batch,
             seed=seed,
             progress=False,
+            # The search settings of the recorded snapshots: two exploration slots, the
+            # default until the exploration tempering (later defaults give other data).
+            method_options={"search_options": {"explore_fraction": 0.1}},
         )
         for ep in epochs:
             keep = res.epoch <= ep

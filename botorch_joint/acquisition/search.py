@@ -165,10 +165,11 @@ class SurrogateSearch:
             the mean over objectives of the predictive spread divided by the objective
             scale (the probit approximation of a Gaussian logit, pulled towards 1/2).
             A neural classifier is confidently wrong away from its data (on
-            ``c2dtlz2`` all five members gave the unexplored feasible corners of the
-            front ``P <= 0.01``), but its shared trunk is out of its depth there too,
-            and the regression members show it (spread 0.18 there against 0.004 near
-            the data). ``None`` (default): 0.1 for
+            ``c2dtlz2`` five members gave the unexplored feasible ends of the front
+            P(feasible) of at most 0.012), but its shared trunk is out of its depth
+            there too, and the regression members show it (objective spread 0.14-0.18
+            there against 0.009 near the data; ``benchmarks/corner_feasibility.py``).
+            ``None`` (default): 0.1 for
             :class:`~botorch_joint.models.JointSurrogate`, 0 (off) for GPs, whose
             ``Phi(mu / sigma)`` already widens away from the data.
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the

@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import optimum_precision, search_methods, surrogate_accuracy  # noqa: E402
+from benchmarks import (  # noqa: E402
+    corner_feasibility,
+    optimum_precision,
+    search_methods,
+    surrogate_accuracy,
+)
 
 
 def test_pass_fail_keeps_objectives_and_signs_constraints() -> None:
@@ -72,3 +77,16 @@ def test_optimum_precision_smoke(tmp_path: Path) -> None:
     # a radius below 1 is impossible on C2-DTLZ2: the truth was evaluated
     assert all(r["true_radius"] >= 1.0 and 0 <= r["distance_error"] <= 0.5 for r in rows)
     assert "| megp |" in (tmp_path / "optimum_precision.md").read_text()
+
+
+def test_corner_feasibility_smoke(tmp_path: Path) -> None:
+    corner_feasibility.main(["--smoke", "--out", str(tmp_path)])
+    r = json.loads((tmp_path / "corner_feasibility.json").read_text())
+    x0 = corner_feasibility.X0
+    # the points lie on the true front: radius 1, feasible at the ends and the centre
+    np.testing.assert_allclose(np.linalg.norm(r["true_objectives"], axis=1), 1.0, atol=1e-3)
+    assert r["true_constraint"][0] > 0 and r["true_constraint"][x0.index(0.5)] > 0
+    p, pt = np.array(r["c+o-ftt"]["p_mean"]), np.array(r["c+o-ftt"]["p_tempered"])
+    assert np.all(np.abs(pt - 0.5) <= np.abs(p - 0.5) + 1e-3)  # tempering pulls to 1/2
+    assert np.array(r["c+o-ftt"]["p_members"]).shape == (2, len(x0))
+    assert "| 0.50 |" in (tmp_path / "corner_feasibility.md").read_text()
