@@ -53,7 +53,13 @@ from botorch_joint.acquisition.ranking import (
     survival,
 )
 
-__all__ = ["SearchResult", "SurrogateSearch", "objective_scaling", "tempered_log_p"]
+__all__ = [
+    "SearchResult",
+    "SurrogateSearch",
+    "exploration_log_p",
+    "objective_scaling",
+    "tempered_log_p",
+]
 
 #: ``explore_tempering`` of classifier feasibility (``JointSurrogate``): at a normalised
 #: objective spread of 0.1 the logit counts as uncertain by about 1.6 (``sqrt(8 / pi)``).
@@ -521,10 +527,9 @@ class SurrogateSearch:
         if n_explore and ref is not None and pool["obj_std"] is not None:
             # Exploration first: optimistic objectives against the observed front only.
             optimistic = pool["obj"] - self.explore_weight * pool["obj_std"]
-            explore_lp = pool["log_p"]
-            if explore_lp is not None and self.explore_tempering > 0:
-                spread = (pool["obj_std"] / scale).mean(axis=1)
-                explore_lp = tempered_log_p(explore_lp, spread / self.explore_tempering)
+            explore_lp = exploration_log_p(
+                pool["log_p"], pool["obj_std"], scale, self.explore_tempering
+            )
             eidx, efeas = select_batch(
                 pool_U,
                 optimistic,
@@ -604,6 +609,26 @@ class SurrogateSearch:
             predicted_feasible=pred_feas,
             info=info,
         )
+
+
+def exploration_log_p(
+    log_p: np.ndarray | None, obj_std: np.ndarray, scale: np.ndarray, tempering: float
+) -> np.ndarray | None:
+    """The log P(feasible) the exploration stage uses (see ``explore_tempering``).
+
+    Args:
+        log_p: ``(N,)`` log P(feasible), or ``None`` (no feasibility prediction).
+        obj_std: ``(N, m)`` predictive standard deviations of the objectives.
+        scale: ``(m,)`` objective scale (as from :func:`objective_scaling`).
+        tempering: ``explore_tempering``; 0 returns ``log_p`` unchanged.
+
+    Returns:
+        ``(N,)`` log P pulled towards 1/2 by the mean normalised spread, or ``None``.
+    """
+    if log_p is None or tempering <= 0:
+        return log_p
+    spread = (np.asarray(obj_std, float) / np.asarray(scale, float)).mean(axis=1)
+    return tempered_log_p(log_p, spread / tempering)
 
 
 def tempered_log_p(log_p: np.ndarray, ratio: np.ndarray) -> np.ndarray:

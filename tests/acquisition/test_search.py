@@ -27,6 +27,12 @@ def _data(model: DiscModel, n: int, seed: int = 0):
     return X, Y, C, failed
 
 
+def _hidden(model: DiscModel, res) -> int:
+    """How many chosen points lie in the unexplored region ``u0 < 0.2``."""
+    lo, hi = model.bounds.numpy()
+    return int(((res.X[:, 0] - lo[0]) / (hi[0] - lo[0]) < 0.2).sum())
+
+
 def test_search_returns_distinct_feasible_points_in_bounds(disc_model):
     X, Y, C, failed = _data(disc_model, 30)
     search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), **SMALL)
@@ -170,10 +176,9 @@ class _UnexploredCorner(DiscModel):
 def test_exploration_slots_try_the_region_the_mean_dismisses():
     model = _UnexploredCorner()
     X, Y, C, failed = _data(model, 60, seed=2)
-    lo, hi = model.bounds.numpy()
 
     def hidden(res):
-        return ((res.X[:, 0] - lo[0]) / (hi[0] - lo[0]) < 0.2).sum()
+        return _hidden(model, res)
 
     plain = SurrogateSearch(
         model, model.bounds.numpy(), ref_point=np.array([1.1, 1.1]), explore_fraction=0.0, **SMALL
@@ -225,10 +230,9 @@ class _ConfidentlyWrongCorner(_UnexploredCorner):
 def test_tempering_lets_exploration_doubt_a_confident_classifier():
     model = _ConfidentlyWrongCorner()
     X, Y, C, failed = _data(model, 60, seed=2)
-    lo, hi = model.bounds.numpy()
 
     def hidden(res):
-        return ((res.X[:, 0] - lo[0]) / (hi[0] - lo[0]) < 0.2).sum()
+        return _hidden(model, res)
 
     common = dict(ref_point=np.array([1.1, 1.1]), explore_fraction=0.25, **SMALL)
     sure = SurrogateSearch(model, model.bounds.numpy(), explore_tempering=0.0, **common)
