@@ -125,6 +125,15 @@ def _objectives(config: Any) -> list[tuple[str, list[tuple[str, float]]]]:
     return [(objective.expression, list(zip(names, weights)))]
 
 
+def _experiment_name(experiment: Experiment) -> str:
+    """The experiment's name, or ``"ax-experiment"`` for a nameless one.
+
+    ``Client.configure_experiment`` leaves the name unset unless given one, and then
+    ``Experiment.name`` raises instead of returning ``None``.
+    """
+    return (experiment.name if experiment.has_name else "") or "ax-experiment"
+
+
 def _build_problem(experiment: Experiment) -> tuple[Problem, dict[str, Any], set[str], list]:
     config = experiment.optimization_config
     if config is None:
@@ -172,7 +181,7 @@ def _build_problem(experiment: Experiment) -> tuple[Problem, dict[str, Any], set
             continue
         names.append(oc.expression)
     problem = Problem(
-        name=experiment.name or "ax-experiment",
+        name=_experiment_name(experiment),
         parameters=params,
         objectives=[n for n, _ in objectives],
         constraints=names,
@@ -315,7 +324,13 @@ class _Shared:
         if self.n_initial is None:
             from botorch_joint.loop import default_n_initial
 
-            self.n_initial = default_n_initial(dim, self.planned_budget(dim), self.batch_size)
+            budget, b = self.planned_budget(dim), self.batch_size
+            n = default_n_initial(dim, budget, b)
+            # Ax users ask for batch_size trials at a time; a design that ends mid-batch
+            # would return a short batch at the hand-over (the surrogate needs the whole
+            # design evaluated first), so the default is a whole number of batches.
+            up = -(-n // b) * b
+            self.n_initial = up if up <= budget or n < b else n - n % b
         return self.n_initial
 
     def planned_budget(self, dim: int) -> int:
@@ -529,8 +544,13 @@ def joint_generation_strategy(
         method: a surrogate method of :data:`botorch_joint.strategies.METHODS` (also a
             space-filling one, e.g. for testing).
         n_initial: initial design size (default: ``max(2 (d + 1), batch_size)``, at most
-            half the budget, once the search space is known).
-        batch_size: points proposed per surrogate search.
+            half the budget, once the search space is known, rounded to a whole number
+            of batches so that every ``get_next_trials(max_trials=batch_size)`` call
+            returns a full batch). An ``n_initial`` that is not a multiple of
+            ``batch_size`` makes the batch at the hand-over short: the surrogate waits
+            for the whole design.
+        batch_size: points proposed per surrogate search (ask Ax for this many trials
+            at a time).
         initial_design: ``"slh"``, ``"lh"``, ``"mc"`` or ``"sobol"``.
         sensitivity: ``"sgrad"``, ``"fast"``, ``"dgsm"`` or ``None``.
         budget: the total number of evaluations planned (strategies use it to plan;

@@ -132,6 +132,36 @@ def test_default_n_initial_is_resolved_from_the_search_space():
     assert len(client.get_next_trials(max_trials=10)) == 6
 
 
+def test_default_n_initial_is_a_whole_number_of_batches():
+    # d = 2, batch_size 4: 2 (d + 1) = 6 design points would leave the second batch with
+    # 2 trials; the default rounds the design up to 8 so every batch is full.
+    client = make_client(joint_generation_strategy(method="sobol", batch_size=4))
+    sizes = run_batches(client, [4, 4, 4])
+    assert [len(b) for b in sizes] == [4, 4, 4]
+    nodes = [t.generator_runs[0]._generation_node_name for t in client._experiment.trials.values()]  # noqa: SLF001
+    assert nodes == [INITIAL_NODE] * 8 + [SURROGATE_NODE] * 4
+
+
+def test_a_nameless_experiment_works_everywhere():
+    # Client.configure_experiment without name= is legal; Experiment.name then raises.
+    client = Client(random_seed=0)
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig(name="x", parameter_type="float", bounds=(0.0, 1.0)),
+            RangeParameterConfig(name="y", parameter_type="float", bounds=(0.0, 2.0)),
+        ]
+    )
+    client.configure_optimization(objective="-f1, gain", outcome_constraints=["slack >= 0.1"])
+    client.set_generation_strategy(
+        joint_generation_strategy(method="sobol", n_initial=2, batch_size=2)
+    )
+    run_batches(client, [2, 2])  # the surrogate node builds a view of the experiment
+    experiment = client._experiment  # noqa: SLF001
+    assert experiment_view(experiment).problem.name == "ax-experiment"
+    result = result_from_experiment(experiment)
+    assert len(result) == 4 and result.problem_name == "ax-experiment"
+
+
 def test_a_saved_experiment_continues_with_the_same_stream(tmp_path):
     from ax.storage.json_store.load import load_experiment
     from ax.storage.json_store.save import save_experiment
