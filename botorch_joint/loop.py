@@ -14,11 +14,13 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from botorch_joint.errors import RunDirectoryError, SettingsError
 from botorch_joint.evaluation import Evaluator, make_evaluator, run_evaluator
 from botorch_joint.problems.base import Evaluation, Problem
 from botorch_joint.result import (
@@ -29,7 +31,7 @@ from botorch_joint.result import (
     read_journal,
     save_checkpoint,
 )
-from botorch_joint.strategies import METHODS, Strategy, make_strategy
+from botorch_joint.strategies import METHODS, SPACE_FILLING, Strategy, make_strategy
 
 logger = logging.getLogger("botorch_joint")
 
@@ -43,9 +45,23 @@ def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
     return int(max(1, min(n, budget // 2 if budget >= 2 else budget)))
 
 
+def _warn_small_budget(dim: int, budget: int, batch_size: int, n_initial: int) -> None:
+    """Warn when the budget shrank the default initial design (a model on few points)."""
+    full = max(2 * (dim + 1), batch_size)
+    if n_initial >= full:
+        return
+    warnings.warn(
+        f"budget {budget} is below twice the default initial design of {full} points "
+        f"(max(2 (d + 1), batch_size) with d={dim}): using n_initial={n_initial} and "
+        f"{budget - n_initial} more evaluations proposed by the method; raise the budget "
+        "or set n_initial to choose",
+        stacklevel=3,
+    )
+
+
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise SettingsError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -67,6 +83,7 @@ def optimize(
     progress: bool | None = None,
     method_options: dict[str, Any] | None = None,
     strategy: Strategy | None = None,
+    callback: Callable[[Result], None] | None = None,
 ) -> Result:
     """Optimise ``problem`` within ``budget`` true evaluations.
 
@@ -91,9 +108,18 @@ def optimize(
         method_options: extra keyword arguments for the method's strategy.
         strategy: a ready-made :class:`~botorch_joint.strategies.Strategy` (overrides
             ``method``).
+        callback: called with the run's :class:`~botorch_joint.result.Result` after
+            every batch is recorded (its ``timings[-1]`` is that epoch's); for
+            logging, it must not modify the result.
 
     Returns:
         The :class:`~botorch_joint.result.Result` with every evaluation.
+
+    Raises:
+        botorch_joint.errors.SettingsError: an invalid setting, or ``resume`` into a
+            run of another problem or other settings (a ``ValueError``).
+        botorch_joint.errors.RunDirectoryError: ``run_dir`` holds a run and
+            ``resume`` is false (a ``FileExistsError``).
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a botorch_joint.Problem, got {type(problem).__name__}")
@@ -110,25 +136,29 @@ def optimize(
     batch_size = _check_int("batch_size", batch_size, 1)
     seed = _check_int("seed", seed, 0)
     if strategy is None and method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+        raise SettingsError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     from botorch_joint.designs import DESIGNS
 
     if initial_design not in DESIGNS:
-        raise ValueError(
+        raise SettingsError(
             f"unknown initial_design {initial_design!r}; choose one of {list(DESIGNS)}"
         )
     if sensitivity not in (None, "sgrad", "fast", "dgsm"):
-        raise ValueError(
+        raise SettingsError(
             f"unknown sensitivity {sensitivity!r}; choose 'sgrad', 'fast', 'dgsm' or None"
         )
+    method_name = strategy.name if strategy is not None else method
     if n_initial is None:
         n_initial = default_n_initial(problem.dim, budget, batch_size)
+        if method_name not in SPACE_FILLING:  # their design spans the whole budget
+            _warn_small_budget(problem.dim, budget, batch_size, n_initial)
     n_initial = _check_int("n_initial", n_initial, 1)
     if n_initial > budget:
-        raise ValueError(f"n_initial ({n_initial}) exceeds budget ({budget})")
+        raise SettingsError(f"n_initial ({n_initial}) exceeds budget ({budget})")
     if resume and run_dir is None:
-        raise ValueError("resume=True needs run_dir")
-    method_name = strategy.name if strategy is not None else method
+        raise SettingsError("resume=True needs run_dir")
+    if strategy is None and method in SPACE_FILLING:
+        initial_design = method  # the method's own design is the initial design too
     settings = {
         "method": method_name,
         "budget": budget,
@@ -158,10 +188,19 @@ def optimize(
             f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
             stacklevel=2,
         )
-    bar = _progress(budget, len(result), problem.name, method_name, progress)
+    # Evaluations journaled before an interruption count as done from the start, so
+    # the bar's rate does not jump as if they had just finished.
+    journaled = (
+        len(read_journal(run_dir, int(pending["epoch"])))
+        if pending is not None and run_dir is not None
+        else 0
+    )
+    bar = _progress(budget, len(result) + journaled, problem.name, method_name, progress)
     try:
         if pending is not None:
             _run_batch(problem, ev, result, pending, run_dir, bar)
+            if callback is not None:
+                callback(result)
         while len(result) < budget:
             epoch = int(result.epoch.max()) + 1 if len(result) else 0
             t0 = time.perf_counter()
@@ -190,6 +229,8 @@ def optimize(
                 "info": info,
             }
             _run_batch(problem, ev, result, batch, run_dir, bar)
+            if callback is not None:
+                callback(result)
     finally:
         bar.close()
         if ev is not evaluator:
@@ -217,7 +258,7 @@ def _start(
             or result.objective_names != problem.objective_names
             or result.constraint_names != problem.constraint_names
         ):
-            raise ValueError(
+            raise SettingsError(
                 f"{run_dir}: checkpoint is for problem {result.problem_name!r} with different "
                 f"parameters or outputs; cannot resume {problem.name!r} there"
             )
@@ -227,7 +268,7 @@ def _start(
             if result.settings.get(k) != settings[k]
         }
         if diff:
-            raise ValueError(
+            raise SettingsError(
                 f"{run_dir}: cannot resume with different settings "
                 + ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
             )
@@ -235,7 +276,7 @@ def _start(
         logger.info("resuming %s at %d evaluations", run_dir, len(result))
         return result, pending
     if ckpt.exists() and not resume:
-        raise FileExistsError(
+        raise RunDirectoryError(
             f"{ckpt} exists: pass resume=True (--resume) to continue that run, "
             "or choose another run_dir"
         )
@@ -294,7 +335,6 @@ def _run_batch(
             append_journal(run_dir, epoch, i, evaluation)
         bar.update(1)
 
-    bar.update(len(done))
     t0 = time.perf_counter()
     if todo:
         run_evaluator(ev, problem, X[todo], on_result=on_result, on_started=checkpoint)
