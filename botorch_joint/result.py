@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,25 @@ class Result:
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
+    def __repr__(self) -> str:
+        # The dataclass default prints every array: thousands of lines for a real run.
+        hv = self._final_hypervolume()
+        return (
+            f"Result(problem={self.problem_name!r}, method={self.method!r}, n={len(self)}, "
+            f"feasible={int(self.feasible.sum())}, failed={int(self.failed.sum())}"
+            + ("" if hv is None else f", hypervolume={hv:.6g}")
+            + ("" if self.complete else ", complete=False")
+            + ")"
+        )
+
+    def _final_hypervolume(self) -> float | None:
+        """Hypervolume of the feasible front; ``None`` without a reference point or data."""
+        if self.ref_point is None or len(self) == 0:
+            return None
+        from botorch_joint.metrics import hypervolume
+
+        return hypervolume(self.pareto()[1], self.ref_point)
+
     @property
     def feasible(self) -> np.ndarray:
         """``(n,)``: succeeded and every constraint satisfied."""
@@ -142,10 +161,12 @@ class Result:
             f"{self.problem_name} / {self.method}: {n} evaluations, "
             f"{feas} feasible ({feas / max(n, 1):.1%}), {int(self.failed.sum())} failed"
         ]
-        if self.ref_point is not None and n:
-            hv = float(self.hypervolume_history()[-1])
+        hv = self._final_hypervolume()
+        if hv is not None:
             txt = f"hypervolume {hv:.6g}"
-            if self.max_hv:
+            if self.max_hv == 1.0:
+                txt = f"hypervolume {hv:.4f} (normalised: the maximum is 1)"
+            elif self.max_hv:
                 txt += f" (normalised {hv / self.max_hv:.4f})"
             lines.append(txt)
         return "\n".join(lines)
@@ -228,7 +249,10 @@ def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # os.open with mode 0o666 lets the umask decide the permissions, as for every other
+    # file of the run (mkstemp would make the checkpoint private to its owner).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

@@ -411,6 +411,33 @@ class Problem:
             return [_finish(y, c, per) for y, c in zip(Y, C)]
         return [self.evaluate_point(x) for x in X]
 
+    def sample(
+        self, n: int, seed: int | None = 0, design: str = "slh"
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Evaluate ``n`` space-filling points: training data for a model of your own.
+
+        The points come from :func:`botorch_joint.designs.sample` (the design a run
+        starts with) and are evaluated in this process, like :meth:`evaluate_batch`.
+
+        Args:
+            n: number of points.
+            seed: seed of the design (``None`` for fresh randomness).
+            design: ``"slh"``, ``"lh"``, ``"mc"`` or ``"sobol"``.
+
+        Returns:
+            ``(X (n, d), Y (n, m), C (n, k))`` NumPy arrays, ``X`` in the problem's
+            units. A failed evaluation (see :meth:`evaluate_point`) has a non-finite
+            objective in its row of ``Y`` (NaN everywhere when the simulator raised),
+            as in a :class:`~botorch_joint.result.Result`.
+        """
+        from botorch_joint.designs import sample
+
+        X = self.from_unit(sample(design, n, self.dim, seed))
+        evaluations = self.evaluate_batch(X)
+        Y = np.stack([e.y for e in evaluations]).reshape(n, self.num_objectives)
+        C = np.stack([e.c for e in evaluations]).reshape(n, self.num_constraints)
+        return X, Y, C
+
     # --------------------------------------------------------------- pickling
     def __reduce__(self):
         # Built-in problems travel to worker processes by name, not by closure.
