@@ -45,16 +45,16 @@ def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
     return int(max(1, min(n, budget // 2 if budget >= 2 else budget)))
 
 
-def _warn_small_budget(dim: int, budget: int, batch_size: int, n_initial: int) -> None:
+def _warn_small_budget(dim: int, budget: int, batch_size: int, n_initial: int, method: str) -> None:
     """Warn when the budget shrank the default initial design (a model on few points)."""
     full = max(2 * (dim + 1), batch_size)
     if n_initial >= full:
         return
     warnings.warn(
-        f"budget {budget} is below twice the default initial design of {full} points "
-        f"(max(2 (d + 1), batch_size) with d={dim}): using n_initial={n_initial} and "
-        f"{budget - n_initial} more evaluations proposed by the method; raise the budget "
-        "or set n_initial to choose",
+        f"budget {budget} leaves room for an initial design of {n_initial} points, not "
+        f"the default {full} (max(2 (d + 1), batch_size) with d={dim}): using "
+        f"n_initial={n_initial}, then {budget - n_initial} evaluations proposed by "
+        f"{method}; raise the budget to {2 * full} or more, or set n_initial",
         stacklevel=3,
     )
 
@@ -151,7 +151,7 @@ def optimize(
     if n_initial is None:
         n_initial = default_n_initial(problem.dim, budget, batch_size)
         if method_name not in SPACE_FILLING:  # their design spans the whole budget
-            _warn_small_budget(problem.dim, budget, batch_size, n_initial)
+            _warn_small_budget(problem.dim, budget, batch_size, n_initial, method_name)
     n_initial = _check_int("n_initial", n_initial, 1)
     if n_initial > budget:
         raise SettingsError(f"n_initial ({n_initial}) exceeds budget ({budget})")
@@ -188,14 +188,14 @@ def optimize(
             f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
             stacklevel=2,
         )
-    # Evaluations journaled before an interruption count as done from the start, so
-    # the bar's rate does not jump as if they had just finished.
-    journaled = (
-        len(read_journal(run_dir, int(pending["epoch"])))
-        if pending is not None and run_dir is not None
-        else 0
-    )
-    bar = _progress(budget, len(result) + journaled, problem.name, method_name, progress)
+    done = len(result)
+    if pending is not None and run_dir is not None:
+        from botorch_joint.result import load_result
+
+        # Evaluations journaled before an interruption count as done from the start,
+        # so the bar's rate does not jump as if they had just finished.
+        done = len(load_result(run_dir))
+    bar = _progress(budget, done, problem.name, method_name, progress)
     try:
         if pending is not None:
             _run_batch(problem, ev, result, pending, run_dir, bar)

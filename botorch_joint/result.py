@@ -165,7 +165,7 @@ class Result:
         if hv is not None:
             txt = f"hypervolume {hv:.6g}"
             if self.max_hv == 1.0:
-                txt = f"hypervolume {hv:.4f} (normalised: the maximum is 1)"
+                txt = f"normalised hypervolume {hv:.4f}"  # the same number twice otherwise
             elif self.max_hv:
                 txt += f" (normalised {hv / self.max_hv:.4f})"
             lines.append(txt)

@@ -1,14 +1,19 @@
 import os
+import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.cli import main
+from botorch_joint.cli import EXIT_INTERRUPTED, launcher_ranks, main
 
 PROBLEM_MODULE = """
 import botorch_joint as bj
@@ -113,5 +118,246 @@ def test_module_attribute_errors_name_the_problem(tmp_path, monkeypatch):
         main(["run", "missing_mod:problem", "--method", "sobol"])
     with pytest.raises(SystemExit, match="cannot load problem 'nofile.py:problem'"):
         main(["run", "nofile.py:problem", "--method", "sobol"])
-    with pytest.raises(SystemExit, match="is a int, not a botorch_joint.Problem"):
+    with pytest.raises(SystemExit, match="is an int, not a botorch_joint.Problem"):
         main(["run", "notaproblem:x", "--method", "sobol"])
+
+
+# ------------------------------------------------------------ user mistakes (one line)
+def _mine(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "my_problem.py").write_text(PROBLEM_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def _fails_with(argv: list[str], pattern: str) -> str:
+    """``main(argv)`` must stop with a one-line message matching ``pattern``."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    message = info.value.code
+    assert isinstance(message, str) and "\n" not in message, message
+    assert message.startswith("botorch-joint: ") and re.search(pattern, message), message
+    return message
+
+
+def test_settings_mistakes_are_one_line_messages(tmp_path, monkeypatch):
+    _mine(tmp_path, monkeypatch)
+    run = ["run", "my_problem:problem", "--method", "sobol", "--no-progress"]
+    out = str(tmp_path / "out")
+    _fails_with(run + ["--budget", "10", "--n-initial", "20"], r"n_initial \(20\) exceeds budget")
+    assert main(run + ["--budget", "4", "--batch-size", "2", "--run-dir", out]) == 0
+    # the run directory holds a run and --resume was not given
+    _fails_with(run + ["--budget", "4", "--batch-size", "2", "--run-dir", out], "--resume")
+    # --resume with other settings, and into another problem's directory
+    _fails_with(
+        run + ["--budget", "6", "--batch-size", "2", "--run-dir", out, "--resume"],
+        "cannot resume with different settings budget: saved 4, asked 6",
+    )
+    _fails_with(
+        ["run", "c2dtlz2", "--method", "sobol", "--budget", "4", "--batch-size", "2"]
+        + ["--run-dir", out, "--resume"],
+        "checkpoint is for problem 'mine'.*cannot resume 'c2dtlz2'",
+    )
+
+
+def test_out_of_range_numbers_are_refused_by_the_parser(capsys):
+    for flag, value in [("--batch-size", "0"), ("--budget", "-3"), ("--workers", "0")]:
+        with pytest.raises(SystemExit) as info:
+            main(["run", "c2dtlz2", flag, value])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: must be >= 1, got {value}" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["run", "c2dtlz2", "--timeout", "0"])
+    assert "argument --timeout: must be > 0.0, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "c2dtlz2", "--budget", "ten"])
+    assert "argument --budget: 'ten' is not an int" in capsys.readouterr().err
+
+
+FUNCTIONS_MODULE = """
+def simulate(p):
+    return {"f1": p["a"]}
+
+def make_dict():
+    return {"not": "a problem"}
+"""
+
+
+def test_a_plain_function_is_not_a_problem(tmp_path, monkeypatch):
+    (tmp_path / "funcs.py").write_text(FUNCTIONS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = _fails_with(
+        ["run", "funcs:simulate"], r"'funcs:simulate' is a function of \(p\), not a botorch_j"
+    )
+    assert "evaluate=simulate" in message and "funcs:problem" in message
+    _fails_with(["run", "funcs:make_dict"], "'funcs:make_dict' returned a dict, not a botorch")
+
+
+def test_a_mistake_exits_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "botorch_joint.cli", "run", "c2dtlz2", "--method", "sobol"]
+        + ["--budget", "10", "--n-initial", "20", "--run-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "botorch-joint: n_initial (20) exceeds budget (10)"
+
+
+# --------------------------------------------------------------- a small budget
+def test_a_budget_below_the_initial_design_warns_in_one_line(tmp_path, monkeypatch, capsys):
+    _mine(tmp_path, monkeypatch)
+    argv = ["run", "my_problem:problem", "--method", "c+o-ftt", "--budget", "4"]
+    argv += ["--batch-size", "2", "--sensitivity", "none", "--run-dir", str(tmp_path / "o")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "initial design" in line]
+    assert warning == [
+        "botorch-joint: warning: budget 4 leaves room for an initial design of 2 points, "
+        "not the default 6 (max(2 (d + 1), batch_size) with d=2): using n_initial=2, then "
+        "2 evaluations proposed by c+o-ftt; raise the budget to 12 or more, or set n_initial"
+    ]
+    assert bj.load_result(tmp_path / "o").settings["n_initial"] == 2
+
+
+def test_the_idle_workers_warning_is_one_line(tmp_path, monkeypatch, capsys):
+    _mine(tmp_path, monkeypatch)
+    argv = ["run", "my_problem:problem", "--method", "sobol", "--budget", "4"]
+    argv += ["--batch-size", "1", "--evaluator", "process", "--workers", "2"]
+    assert main(argv + ["--run-dir", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "botorch-joint: warning: the evaluator has 2 workers but batch_size is 1" in err
+    assert "warnings.warn" not in err and "UserWarning" not in err
+
+
+# ------------------------------------------------------------------- MPI launch
+def test_launcher_ranks_read_the_environment(monkeypatch):
+    for var in ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("PMIX_RANK", "MPI_LOCALNRANKS", "MPI_LOCALRANKID"):
+        monkeypatch.delenv(var, raising=False)
+    assert launcher_ranks() == (1, 0)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "2")
+    assert launcher_ranks() == (4, 2)
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE")
+    monkeypatch.delenv("OMPI_COMM_WORLD_RANK")
+    monkeypatch.setenv("PMIX_RANK", "3")  # PMIx gives the rank only
+    assert launcher_ranks() == (4, 3)
+
+
+def test_several_ranks_without_the_mpi_evaluator_stop(tmp_path, monkeypatch, capsys):
+    for var in ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PMI_SIZE", "3")
+    monkeypatch.setenv("PMI_RANK", "0")
+    run = tmp_path / "r"
+    argv = ["run", "c2dtlz2", "--method", "sobol", "--budget", "4", "--run-dir", str(run)]
+    message = _fails_with(argv, "started as 3 MPI processes without --evaluator mpi")
+    assert "Add --evaluator mpi" in message
+    monkeypatch.setenv("PMI_RANK", "2")
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2  # the other ranks stop quietly
+    assert not run.exists()
+
+
+MPIEXEC = shutil.which(
+    "mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec")
+def test_under_mpiexec_without_the_mpi_evaluator(tmp_path):
+    run = tmp_path / "r"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "botorch_joint.cli", "run", "c2dtlz2"]
+    cmd += ["--method", "sobol", "--budget", "4", "--run-dir", str(run)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.count("without --evaluator mpi") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and not run.exists()
+
+
+# --------------------------------------------------------------- logs, not bars
+EPOCH_LINE = re.compile(
+    r"^epoch (\d+): (\d+)/12 evaluations, \d+ feasible \(\d+\.\d%\), 0 failed, "
+    r"best hypervolume [\d.e+-]+; seconds: [\d.]+ evaluation, [\d.]+ training, [\d.]+ search$"
+)
+
+
+def test_a_log_gets_one_line_per_epoch(tmp_path):
+    (tmp_path / "my_problem.py").write_text(PROBLEM_MODULE)
+    argv = ["run", "my_problem:problem", "--method", "sobol", "--budget", "12"]
+    argv += ["--batch-size", "4", "--run-dir", str(tmp_path / "r")]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "botorch_joint.cli", *argv],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stdout + proc.stderr  # no progress bar in a pipe
+    lines = [m for m in map(EPOCH_LINE.match, proc.stdout.splitlines()) if m]
+    assert [(m[1], m[2]) for m in lines] == [("0", "6"), ("1", "10"), ("2", "12")]
+
+
+def test_no_progress_prints_epoch_lines(tmp_path, monkeypatch, capsys):
+    _mine(tmp_path, monkeypatch)
+    argv = ["run", "my_problem:problem", "--method", "lh", "--budget", "12", "--batch-size"]
+    assert main(argv + ["6", "--no-progress", "--run-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if EPOCH_LINE.match(line)]) == 2
+
+
+# ------------------------------------------------------------------------ Ctrl-C
+SLOW_MODULE = """
+import time
+import botorch_joint as bj
+
+def _f(p):
+    time.sleep(0.15)
+    return {"f1": p["a"], "f2": 1 - p["a"] + p["b"], "ok": 0.8 - p["b"]}
+
+problem = bj.Problem("slow", {"a": (0, 1), "b": (0, 1)}, ["f1", "f2"], ["ok"],
+                     evaluate=_f, ref_point=[1.1, 2.1])
+"""
+
+
+def _finished(run: Path) -> int:
+    try:
+        return len(bj.load_result(run))
+    except (FileNotFoundError, ValueError):  # not written yet, or being replaced
+        return 0
+
+
+def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
+    (tmp_path / "slow_problem.py").write_text(SLOW_MODULE)
+    run = tmp_path / "r"
+    argv = ["run", "slow_problem:problem", "--method", "sobol", "--budget", "40"]
+    argv += ["--batch-size", "8", "--run-dir", str(run)]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "botorch_joint.cli", *argv],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while _finished(run) < 11 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    finished = bj.load_result(run)
+    assert 11 <= len(finished) < 40
+    assert f"interrupted after {len(finished)} of 40 evaluations" in err
+    df = pd.read_csv(run / "results.csv")
+    assert len(df) == len(finished)  # the in-flight batch's finished evaluations included
+    assert (run / "hv.png").stat().st_size > 1000
+    # the printed command continues the run to the end
+    command = shlex.split(err.split("Continue with:")[1].strip().splitlines()[0])
+    assert command[0] == "botorch-joint" and command[-1] == "--resume"
+    again = subprocess.run(
+        [sys.executable, "-m", "botorch_joint.cli", *command[1:]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    result = bj.load_result(run)
+    assert len(result) == 40 and result.complete
+    np.testing.assert_array_equal(result.X[: len(finished)], finished.X)

@@ -37,7 +37,7 @@ def test_summary_does_not_repeat_a_hypervolume_whose_maximum_is_one(toy_problem)
     hv = result.hypervolume_history()[-1]
     result.max_hv = 1.0
     line = result.summary().splitlines()[1]
-    assert line == f"hypervolume {hv:.4f} (normalised: the maximum is 1)"
+    assert line == f"normalised hypervolume {hv:.4f}"
     result.max_hv = 2.0
     assert result.summary().splitlines()[1] == f"hypervolume {hv:.6g} (normalised {hv / 2:.4f})"
 
