@@ -277,6 +277,12 @@ def test_under_mpiexec_without_the_mpi_evaluator(tmp_path):
 
 
 # --------------------------------------------------------------- logs, not bars
+def _env_with_path(folder: Path) -> dict[str, str]:
+    """The environment with ``folder`` first on PYTHONPATH (for a problem module there)."""
+    paths = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
 EPOCH_LINE = re.compile(
     r"^epoch (\d+): (\d+)/12 evaluations, \d+ feasible \(\d+\.\d%\), 0 failed, "
     r"best hypervolume [\d.e+-]+; seconds: [\d.]+ evaluation, [\d.]+ training, [\d.]+ search$"
@@ -287,7 +293,7 @@ def test_a_log_gets_one_line_per_epoch(tmp_path):
     (tmp_path / "my_problem.py").write_text(PROBLEM_MODULE)
     argv = ["run", "my_problem:problem", "--method", "sobol", "--budget", "12"]
     argv += ["--batch-size", "4", "--run-dir", str(tmp_path / "r")]
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env = _env_with_path(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "botorch_joint.cli", *argv],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
@@ -332,7 +338,7 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     run = tmp_path / "r"
     argv = ["run", "slow_problem:problem", "--method", "sobol", "--budget", "40"]
     argv += ["--batch-size", "8", "--run-dir", str(run)]
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env = _env_with_path(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "botorch_joint.cli", *argv],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
