@@ -22,6 +22,7 @@ __all__ = [
     "InvalidResultError",
     "Problem",
     "ProblemDefinitionError",
+    "from_bluepyopt",
     "get",
     "names",
     "register",
@@ -39,8 +40,21 @@ _BUILTINS: dict[str, str] = {
     "hh-neuron": "botorch_joint.problems.hh_neuron:hh_neuron",
     "ei-network": "botorch_joint.problems.ei_network:ei_network",
     "mean-field": "botorch_joint.problems.mean_field:mean_field",
+    "bluepyopt-simplecell": "botorch_joint.problems.bluepyopt_models:simplecell",
+    "bluepyopt-ballstick": "botorch_joint.problems.bluepyopt_models:ballstick",
 }
 _USER: dict[str, Callable[..., Problem]] = {}
+
+
+def from_bluepyopt(evaluator: Any = None, **kwargs: Any) -> Problem:
+    """A :class:`Problem` from a BluePyOpt evaluator (extra ``bluepyopt``).
+
+    See :func:`botorch_joint.problems.bluepyopt.from_bluepyopt` for the arguments;
+    BluePyOpt is imported only when the evaluator is used.
+    """
+    from botorch_joint.problems.bluepyopt import from_bluepyopt as build
+
+    return build(evaluator, **kwargs)
 
 
 def register(name: str, factory: Callable[..., Problem]) -> None:

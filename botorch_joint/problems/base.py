@@ -214,6 +214,18 @@ class Problem:
             **kwargs,
         )
 
+    @classmethod
+    def from_bluepyopt(cls, evaluator: Any = None, **kwargs: Any) -> Problem:
+        """A problem from a BluePyOpt evaluator (extra ``bluepyopt``).
+
+        The same as :func:`botorch_joint.problems.from_bluepyopt`, whose docstring lists
+        the arguments (``threshold``, ``constraints``, ``on_failure``, ``factory``...).
+        BluePyOpt is imported only when the evaluator is used.
+        """
+        from botorch_joint.problems.bluepyopt import from_bluepyopt
+
+        return from_bluepyopt(evaluator, problem_cls=cls, **kwargs)
+
     # ------------------------------------------------------------------ shape
     @property
     def parameters(self) -> dict[str, tuple[float, float]]:
