@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     here = str(Path(sys.executable).parent)
     mpiexec = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
     if mpiexec is None:
-        raise SystemExit("mpi_scaling: mpiexec not found (pip install 'botorch-joint[mpi]')")
+        raise SystemExit("mpi_scaling: mpiexec not found (pip install -e '.[mpi]')")
     records = []
     for ranks in args.ranks:
         if ranks < 2:

@@ -70,8 +70,11 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # Notebooks are stored without outputs and rendered as they are: the test suite runs
-# them (tests/test_tutorials.py), the documentation build does not.
+# them (tests/test_tutorials.py), the documentation build does not. To render their
+# figures, build with `-D nb_execution_mode=force` (docs/install.md).
 nb_execution_mode = "off"
+nb_execution_timeout = 3600  # seconds per cell, for full-size runs
+nb_execution_raise_on_error = True
 nb_merge_streams = True
 
 # -- API reference -------------------------------------------------------------------

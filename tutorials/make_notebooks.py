@@ -232,18 +232,18 @@ BOTORCH_DROPIN = [
     ## Training data
 
     A space-filling design on `constrained-branincurrin` (2 parameters, objectives
-    `branin` and `currin`, one constraint `disk`). Inputs stay in the problem's own
-    units; `bounds` (`2 x d`) tells the model the box.
+    `branin` and `currin`, one constraint `disk`): `problem.sample(n, seed)` evaluates
+    a symmetric Latin hypercube and returns `X` `(n, d)`, `Y` `(n, m)` and `C` `(n, k)`
+    as NumPy arrays. Inputs stay in the problem's own units; `bounds` (`2 x d`) tells
+    the model the box.
     """),
     code("""
     problem = bj.problems.get("constrained-branincurrin")
     m, k = problem.num_objectives, problem.num_constraints
 
     N_TRAIN = 24 if SMOKE_TEST else 60
-    X = problem.from_unit(bj.designs.sample("slh", N_TRAIN, problem.dim, seed=0))
-    evaluations = problem.evaluate_batch(X)
-    Y = np.stack([e.y for e in evaluations])  # (n, m) objectives, minimised
-    C = np.stack([e.c for e in evaluations])  # (n, k) constraint values, feasible iff >= 0
+    # Y: objectives (minimised); C: constraint values (feasible iff >= 0)
+    X, Y, C = problem.sample(N_TRAIN, seed=0)
 
     train_X = torch.tensor(X, dtype=torch.double)
     train_Y = torch.tensor(Y, dtype=torch.double)
@@ -329,10 +329,8 @@ BOTORCH_DROPIN = [
     gp = fit_model(GPR(train_X, train_Y, train_C, bounds=bounds))
 
     N_TEST = 64 if SMOKE_TEST else 256
-    X_test = problem.from_unit(bj.designs.sample("sobol", N_TEST, problem.dim, seed=1))
-    test = problem.evaluate_batch(X_test)
-    Y_test = np.stack([e.y for e in test])
-    feasible_test = np.stack([(e.c >= 0).all() for e in test])
+    X_test, Y_test, C_test = problem.sample(N_TEST, seed=1, design="sobol")
+    feasible_test = (C_test >= 0).all(axis=1)
 
     with torch.no_grad():
         joint_mean = model.posterior(torch.tensor(X_test)).mean.numpy()
@@ -703,7 +701,7 @@ NEURON_FITTING = [
     ## `hh-neuron` (if NEURON is installed)
 
     `hh-neuron` is the same kind of fit on a Hodgkin-Huxley soma simulated by NEURON,
-    with features extracted by eFEL (`pip install botorch-joint[neuron]`). Each
+    with features extracted by eFEL (`pip install -e ".[neuron]"`). Each
     evaluation runs NEURON, so the run is shorter. The cells below are skipped when
     NEURON is not installed.
     """),

@@ -1,6 +1,6 @@
 """``hh-neuron``: fit a Hodgkin-Huxley soma in the NEURON simulator, with eFEL features.
 
-Needs the ``neuron`` extra (``pip install botorch-joint[neuron]``: NEURON and eFEL); both
+Needs the ``neuron`` extra (``pip install -e '.[neuron]'``: NEURON and eFEL); both
 are imported lazily, so this module itself imports without them.
 
 The cell is one ``56.42 um x 56.42 um`` cylinder (area ``1e-4 cm^2``) with NEURON's
@@ -58,7 +58,10 @@ __all__ = [
     "simulate",
 ]
 
-INSTALL_HINT = "hh-neuron needs NEURON and eFEL: pip install botorch-joint[neuron]"
+INSTALL_HINT = (
+    "hh-neuron needs NEURON and eFEL: pip install -e '.[neuron]' in a clone of botorch-joint "
+    "(or pip install neuron efel)"
+)
 
 # name -> (low, high, ground truth, unit); the ground truth is NEURON's hh default.
 PARAMETERS: dict[str, tuple[float, float, float, str]] = {

@@ -32,7 +32,7 @@ def truth_outputs(problem: bj.Problem) -> dict[str, float]:
 def test_missing_simulator_raises_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     # A None entry in sys.modules makes the import fail, as if NEURON were not installed.
     monkeypatch.setitem(sys.modules, "neuron", None)
-    with pytest.raises(ImportError, match=r"pip install botorch-joint\[neuron\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[neuron\]'"):
         hn.hh_neuron()
 
 
