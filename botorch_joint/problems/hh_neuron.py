@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,6 +111,8 @@ _FEATURES = [
 
 def _require() -> tuple[Any, Any]:
     """Import NEURON's ``h`` (with the standard run system) and eFEL, or explain how."""
+    # Without a display NEURON prints a two-line warning on import; nothing here draws.
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
     try:
         import efel
         from neuron import h
