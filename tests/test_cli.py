@@ -367,3 +367,28 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     result = bj.load_result(run)
     assert len(result) == 40 and result.complete
     np.testing.assert_array_equal(result.X[: len(finished)], finished.X)
+
+
+# ------------------------------------------------------------------- cosmetics
+def test_version_help_defaults_and_problem_table(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"botorch-joint {bj.__version__}\n"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: c+o-ftt)", "(default: 200)", "(default: 20)", "(default: slh)"):
+        assert default in help_text
+    assert "(default: None)" not in help_text and "(default: False)" not in help_text
+    assert main(["problems"]) == 0
+    rows = {line.split()[0]: line.split()[1:4] for line in capsys.readouterr().out.splitlines()}
+    assert rows["name"] == ["d", "m", "k"]
+    assert rows["hh-cell"] == ["11", "4", "7"] and rows["c2dtlz2"] == ["12", "2", "1"]
+    assert set(bj.problems.names()) <= set(rows)
+
+
+def test_the_header_counts_in_the_singular(tmp_path, monkeypatch, capsys):
+    _mine(tmp_path, monkeypatch)
+    argv = ["run", "my_problem:problem", "--method", "sobol", "--budget", "2", "--batch-size"]
+    assert main(argv + ["1", "--run-dir", str(tmp_path / "r")]) == 0
+    assert "(d=2, 2 objectives, 1 constraint)" in capsys.readouterr().out
