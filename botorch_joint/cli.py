@@ -356,10 +356,10 @@ def _optimize_and_report(
             progress=bar,
             callback=None if bar else _EpochLines(args.budget),
         )
-    except KeyboardInterrupt:
+        elapsed = time.perf_counter() - t0
+        csv, png = _write_outputs(result, run_dir)
+    except KeyboardInterrupt:  # also while writing the outputs of a finished run
         return _interrupted(args, argv, run_dir)
-    elapsed = time.perf_counter() - t0
-    csv, png = _write_outputs(result, run_dir)
     print(result.summary())
     print(f"wall time {elapsed:.1f} s; wrote {csv} and {png}")
     return 0
