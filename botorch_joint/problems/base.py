@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 EvaluateFn = Callable[[dict[str, float]], Mapping[str, float]]
+#: columns that ``Result.to_dataframe()`` and ``results.csv`` add after the problem's
+#: own names; a parameter or output may not take one of them
+RESERVED_NAMES = ("epoch", "feasible", "failed", "error", "eval_seconds")
 BatchEvaluateFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -46,7 +49,8 @@ class Evaluation:
 
 
 def _check_names(kind: str, names: Sequence[str]) -> list[str]:
-    names = list(names)
+    # list("f1") would be ["f", "1"]: a lone string is one name
+    names = [names] if isinstance(names, str) else list(names)
     for name in names:
         if not isinstance(name, str) or not name:
             raise ProblemDefinitionError(f"{kind} names must be non-empty strings, got {name!r}")
@@ -109,6 +113,13 @@ class Problem:
         constraints = _check_names("constraints", constraints)
         if not objectives:
             raise ProblemDefinitionError("a problem needs at least one objective")
+        reserved = [n for n in param_names + objectives + constraints if n in RESERVED_NAMES]
+        if reserved:
+            raise ProblemDefinitionError(
+                f"name {reserved[0]!r} is reserved for a bookkeeping column of "
+                f"Result.to_dataframe() and results.csv ({', '.join(RESERVED_NAMES)}); "
+                "rename the parameter or output"
+            )
         clash = set(param_names) & set(objectives + constraints)
         clash |= set(objectives) & set(constraints)
         if clash:
@@ -130,6 +141,11 @@ class Problem:
             if not lo < hi:
                 raise ProblemDefinitionError(
                     f"parameter {pname!r}: lower bound {lo} must be below upper bound {hi}"
+                )
+            if not math.isfinite(hi - lo):  # the unit-cube mapping would give inf/NaN
+                raise ProblemDefinitionError(
+                    f"parameter {pname!r}: bounds ({lo:g}, {hi:g}) span more than the "
+                    "largest float; rescale the parameter (e.g. search its logarithm)"
                 )
             lower.append(lo)
             upper.append(hi)
@@ -401,7 +417,7 @@ class Problem:
                 f"{type(exc).__name__}: {exc}",
                 time.perf_counter() - t0,
             )
-        return _finish(y, c, time.perf_counter() - t0)
+        return _finish(y, c, time.perf_counter() - t0, self.objective_names)
 
     def evaluate_batch(self, X: np.ndarray) -> list[Evaluation]:
         """Evaluate ``(n, d)`` points in this process.
@@ -420,7 +436,7 @@ class Problem:
                 # One bad point must not fail its neighbours: retry one by one.
                 return [self.evaluate_point(x) for x in X]
             per = (time.perf_counter() - t0) / max(len(X), 1)
-            return [_finish(y, c, per) for y, c in zip(Y, C)]
+            return [_finish(y, c, per, self.objective_names) for y, c in zip(Y, C)]
         return [self.evaluate_point(x) for x in X]
 
     def sample(
@@ -465,13 +481,17 @@ def _get_builtin(name: str, kwargs: dict[str, Any]) -> Problem:
     return get(name, **kwargs)
 
 
-def _finish(y: np.ndarray, c: np.ndarray, seconds: float) -> Evaluation:
+def _finish(
+    y: np.ndarray, c: np.ndarray, seconds: float, objective_names: Sequence[str] = ()
+) -> Evaluation:
     y = np.asarray(y, dtype=float).reshape(-1)
     c = np.asarray(c, dtype=float).reshape(-1)
     bad = [i for i in range(y.size) if not np.isfinite(y[i])]
     if bad:
-        return Evaluation(y, c, True, f"non-finite objective value(s) at index {bad}", seconds)
-    if not np.all(np.isfinite(c)):
-        # A constraint the simulator could not compute counts as violated.
-        c = np.where(np.isfinite(c), c, -np.inf)
+        names = list(objective_names) or [f"objective {i}" for i in range(y.size)]
+        what = ", ".join(f"{names[i]!r} = {y[i]}" for i in bad)
+        return Evaluation(y, c, True, f"non-finite objective value(s): {what}", seconds)
+    # A constraint the simulator could not compute (NaN) counts as violated; +-inf are
+    # clear answers (satisfied / violated by any margin) and stay as they are.
+    c = np.where(np.isnan(c), -np.inf, c)
     return Evaluation(y, c, False, None, seconds)

@@ -9,7 +9,9 @@ One evaluation = one run of an external program:
    ``{params}``, ``{output}`` and ``{workdir}`` in its arguments are replaced by the
    absolute paths of ``params.json``, ``output.json`` and the directory (the same paths
    are also in the environment as ``BOTORCH_JOINT_PARAMS``, ``BOTORCH_JOINT_OUTPUT``
-   and ``BOTORCH_JOINT_WORKDIR``);
+   and ``BOTORCH_JOINT_WORKDIR``). Any other ``{name}`` is refused when the problem is
+   defined (a typo such as ``{outputs}`` would fail every evaluation); ``{{name}}``
+   stands for a literal ``{name}``, and ``${name}`` (a shell variable) is left alone;
 4. the program writes every declared objective and constraint to ``output.json`` as
    ``{"name": number, ...}`` and exits with status 0.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -34,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 PLACEHOLDERS = ("{params}", "{output}", "{workdir}")
+# "{name}" is a placeholder unless doubled ("{{name}}": a literal "{name}") or a shell
+# variable ("${name}"); braces around anything but a bare name (JSON, awk) are text.
+_BRACED = re.compile(r"\{\{[A-Za-z_]\w*\}\}|(?<!\$)\{[A-Za-z_]\w*\}")
 PARAMS_FILE = "params.json"
 OUTPUT_FILE = "output.json"
 _TAIL_LINES = 20
@@ -108,6 +114,10 @@ class CommandEvaluator:
         env: environment changes for the program: ``name -> value`` sets a variable,
             ``name -> None`` removes an inherited one (e.g. an MPI launcher's variables
             when the program is itself an MPI code).
+
+    Raises:
+        ValueError: an empty command, an unknown ``{placeholder}``, a timeout that is
+            not a positive number, or a bad ``keep_workdirs``.
     """
 
     def __init__(
@@ -125,6 +135,18 @@ class CommandEvaluator:
             argv = [os.fspath(a) for a in command]
         if not argv:
             raise ValueError("command is empty")
+        unknown = [
+            m.group(0)
+            for arg in argv
+            for m in _BRACED.finditer(arg)
+            if not m.group(0).startswith("{{") and m.group(0) not in PLACEHOLDERS
+        ]
+        if unknown:
+            # it would run and fail every evaluation with "wrote no output.json"
+            raise ValueError(
+                f"unknown placeholder {unknown[0]!r} in the command; the placeholders are "
+                f"{', '.join(PLACEHOLDERS)} (write {{{{name}}}} for a literal {{name}})"
+            )
         if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if keep_workdirs not in (True, False, "failed"):
@@ -144,12 +166,12 @@ class CommandEvaluator:
     def arguments(self, params_path: str, output_path: str, workdir: str) -> list[str]:
         """The command's arguments with the placeholders filled in."""
         subs = {"{params}": params_path, "{output}": output_path, "{workdir}": workdir}
-        out = []
-        for arg in self.argv:
-            for key, value in subs.items():
-                arg = arg.replace(key, value)
-            out.append(arg)
-        return out
+
+        def fill(m: re.Match[str]) -> str:
+            text = m.group(0)
+            return text[1:-1] if text.startswith("{{") else subs.get(text, text)
+
+        return [_BRACED.sub(fill, arg) for arg in self.argv]
 
     def __call__(self, params: Mapping[str, float]) -> dict[str, float]:
         if self.workdir is not None:

@@ -327,3 +327,21 @@ def test_mpi_evaluator(script: Path, tmp_path: Path) -> None:
     assert not any(data["failed"])
     for x, y in zip(data["X"], data["Y"]):
         np.testing.assert_allclose(y, expected(*x)[0])
+
+
+def test_unknown_placeholders_are_refused(tmp_path: Path) -> None:
+    # "{outputs}" for "{output}" would run and fail every evaluation; refuse the command
+    with pytest.raises(ValueError, match=r"unknown placeholder '\{outputs\}'") as info:
+        Problem.from_command("sim {params} {outputs}", BOUNDS, ["f1"], ["c"])
+    assert "{params}, {output}, {workdir}" in str(info.value)
+    with pytest.raises(ValueError, match=r"'\{param\}'"):
+        CommandEvaluator(["sim", "--in={param}"], ["f1"])
+    # shell variables, JSON and format strings that are not placeholders are left alone;
+    # a doubled placeholder is a literal one
+    ev = CommandEvaluator(
+        ["sh", "-c", 'echo ${HOME} {"a": 1} {{output}} {output}', "{ not a placeholder }"],
+        ["f1"],
+    )
+    args = ev.arguments("/p.json", "/o.json", "/w")
+    assert args[2] == 'echo ${HOME} {"a": 1} {output} /o.json'
+    assert args[3] == "{ not a placeholder }"
