@@ -19,7 +19,14 @@ reports the timeout itself and stays usable. If the worker does not answer withi
 grace period after that (a simulation stuck in C code, or one that swallows the
 exception), the supervising side gives up on it: :class:`ProcessEvaluator` kills and
 replaces the worker; :class:`ExecutorEvaluator` records the failure and stops counting
-that worker as free until it returns.
+that worker as free until it returns. A point that never ran is never recorded: when
+every worker of an executor is stuck, the next points wait (with a warning) and, if no
+worker comes back in time, :class:`HungEvaluationsError` stops the run resumably.
+
+Each evaluator reports through callbacks: ``on_dispatch(i)`` when row ``i`` is handed
+to a worker, ``on_started()`` once the batch is under way, ``on_result(i, evaluation)``
+when row ``i`` is done. An exception raised by a callback (a journal that cannot be
+written) stops the batch and propagates: it is never taken for a failed simulation.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
+import math
 import os
 import pickle
 import signal
@@ -42,10 +50,27 @@ import numpy as np
 from botorch_joint.problems.base import Evaluation, Problem
 
 OnResult = Callable[[int, Evaluation], None]
+OnDispatch = Callable[[int], None]
 
 
 class EvaluationTimeout(TimeoutError):
     """Raised inside a simulation that ran past the per-evaluation time limit."""
+
+
+class HungEvaluationsError(RuntimeError):
+    """Every worker is stuck in an evaluation past its time limit, for too long.
+
+    The stuck evaluations were recorded as timed out; the points that never ran were
+    not recorded, so a resumed run (``resume=True``) evaluates them. The message names
+    the hung points.
+
+    Attributes:
+        hung: the hung points, as ``name -> value`` dicts.
+    """
+
+    def __init__(self, message: str, hung: list[dict[str, float]]) -> None:
+        super().__init__(message)
+        self.hung = hung
 
 
 # ----------------------------------------------------------------- helpers
@@ -62,6 +87,41 @@ def failed_evaluation(problem: Problem, message: str, seconds: float = 0.0) -> E
 
 def _timeout_message(timeout: float) -> str:
     return f"EvaluationTimeout: evaluation exceeded the time limit of {timeout:g} s"
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """``timeout`` as a float, or ``None`` (no limit).
+
+    Raises:
+        ValueError: zero, negative, NaN or infinite (every evaluation would time out at
+            once, or the limit means nothing; ``None`` is "no limit").
+    """
+    if timeout is None:
+        return None
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(timeout, bool) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(
+            f"timeout must be a positive number of seconds, got {timeout!r} (None means no limit)"
+        )
+    return value
+
+
+def check_n_workers(n_workers: int | None) -> int | None:
+    """``n_workers`` as an int, or ``None`` (the back end's default).
+
+    Raises:
+        ValueError: not an integer >= 1 (``0`` does not mean "the default").
+    """
+    if n_workers is None:
+        return None
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int | np.integer) or n_workers < 1:
+        raise ValueError(
+            f"n_workers must be an integer >= 1, got {n_workers!r} (None: the default)"
+        )
+    return int(n_workers)
 
 
 def default_grace(timeout: float) -> float:
@@ -110,15 +170,25 @@ def evaluate_point(problem: Problem, x: np.ndarray, timeout: float | None = None
     return ev
 
 
+def _unsendable(problem: Problem, exc: BaseException) -> TypeError:
+    return TypeError(
+        f"problem {problem.name!r} cannot be sent to worker processes "
+        f"({type(exc).__name__}: {exc}); define its evaluate function at the top level "
+        "of an importable module (not a lambda or a nested function), or use the serial "
+        "evaluator"
+    )
+
+
 def _check_picklable(problem: Problem) -> bytes:
     try:
         return pickle.dumps(problem)
     except Exception as exc:
-        raise TypeError(
-            f"problem {problem.name!r} cannot be sent to worker processes ({exc}); define "
-            "its evaluate function at the top level of an importable module (not a lambda "
-            "or a nested function), or use the serial evaluator"
-        ) from exc
+        raise _unsendable(problem, exc) from exc
+
+
+def _problem_name(problem: Problem) -> str:
+    """A task that only proves the problem reached a worker and loaded there."""
+    return problem.name
 
 
 # --------------------------------------------------------------- interface
@@ -140,6 +210,7 @@ class Evaluator(ABC):
         X: np.ndarray,
         on_result: OnResult | None = None,
         on_started: Callable[[], None] | None = None,
+        on_dispatch: OnDispatch | None = None,
     ) -> list[Evaluation]:
         """Evaluate the ``(n, d)`` points ``X``.
 
@@ -152,6 +223,12 @@ class Evaluator(ABC):
             on_started: called once, in the calling thread, after the first points are
                 handed to the workers and before any ``on_result``: callers use it to
                 checkpoint while the workers compute.
+            on_dispatch: called as ``on_dispatch(i)`` in the calling thread just before
+                row ``i`` is handed to a worker (possibly more than once, if handing it
+                over fails and is retried): callers record which points were running,
+                in case the work takes the whole process down.
+
+        An exception raised by a callback stops the evaluation and propagates.
 
         Returns:
             ``n`` evaluations in the order of ``X``.
@@ -179,7 +256,7 @@ class SerialEvaluator(Evaluator):
     n_workers = 1
 
     def __init__(self, timeout: float | None = None) -> None:
-        self.timeout = timeout
+        self.timeout = timeout = check_timeout(timeout)
         if timeout is not None and not _alarm_usable():
             warnings.warn(
                 "the serial evaluator can only enforce timeout= in the main thread; "
@@ -193,11 +270,16 @@ class SerialEvaluator(Evaluator):
         X: np.ndarray,
         on_result: OnResult | None = None,
         on_started: Callable[[], None] | None = None,
+        on_dispatch: OnDispatch | None = None,
     ) -> list[Evaluation]:
         X = problem.check_X(X)
+        vectorised = problem.has_batch_evaluate and self.timeout is None
+        if on_dispatch is not None and vectorised:
+            for i in range(len(X)):  # one call evaluates them all
+                on_dispatch(i)
         if on_started is not None:
             on_started()
-        if problem.has_batch_evaluate and self.timeout is None:
+        if vectorised:
             out = problem.evaluate_batch(X)
             if on_result is not None:
                 for i, ev in enumerate(out):
@@ -205,6 +287,8 @@ class SerialEvaluator(Evaluator):
             return out
         out = []
         for i, x in enumerate(X):
+            if on_dispatch is not None:
+                on_dispatch(i)
             ev = evaluate_point(problem, x, self.timeout)
             out.append(ev)
             if on_result is not None:
@@ -302,13 +386,9 @@ class ProcessEvaluator(Evaluator):
     ) -> None:
         import multiprocessing as mp
 
-        n = int(n_workers or os.cpu_count() or 1)
-        if n < 1:
-            raise ValueError(f"n_workers must be >= 1, got {n_workers!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        n = check_n_workers(n_workers) or os.cpu_count() or 1
         self.n_workers = n
-        self.timeout = timeout
+        self.timeout = timeout = check_timeout(timeout)
         self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
         self._ctx = mp.get_context(start_method)
         self._workers: list[_Worker] = []
@@ -336,6 +416,7 @@ class ProcessEvaluator(Evaluator):
         X: np.ndarray,
         on_result: OnResult | None = None,
         on_started: Callable[[], None] | None = None,
+        on_dispatch: OnDispatch | None = None,
     ) -> list[Evaluation]:
         from multiprocessing.connection import wait
 
@@ -357,6 +438,8 @@ class ProcessEvaluator(Evaluator):
                 while queue and len(busy) < self.n_workers:
                     w = self._idle_worker()
                     i = queue.popleft()
+                    if on_dispatch is not None:
+                        on_dispatch(i)
                     try:
                         if w.problem_token != token:
                             w.conn.send(("problem", payload))
@@ -412,25 +495,29 @@ class ProcessEvaluator(Evaluator):
         """Read what worker ``w`` sent; handle its result or its death."""
         i = w.task
         assert i is not None
-        try:
-            while w.conn.poll():
+        while True:
+            # Only the pipe's errors mean the worker is gone: an error of ``record`` (the
+            # journal could not be written) must reach the caller, never be swallowed.
+            try:
+                if not w.conn.poll():
+                    break
                 kind, j, value = w.conn.recv()
-                if kind == "start":
-                    # time the evaluation from its start, not from the worker's boot
-                    w.started = time.monotonic()
-                elif kind == "error":
-                    raise RuntimeError(
-                        f"{value}. Define the problem's functions in a module the worker "
-                        "processes can import (those defined in a notebook or with "
-                        "`python -c` cannot be), or use the serial evaluator"
-                    )
-                else:
-                    busy.remove(w)
-                    w.task = None
-                    record(j, value)
-                    return
-        except (EOFError, OSError):
-            pass
+            except (EOFError, OSError):
+                break
+            if kind == "start":
+                # time the evaluation from its start, not from the worker's boot
+                w.started = time.monotonic()
+            elif kind == "error":
+                raise RuntimeError(
+                    f"{value}. Define the problem's functions in a module the worker "
+                    "processes can import (those defined in a notebook or with "
+                    "`python -c` cannot be), or use the serial evaluator"
+                )
+            else:
+                busy.remove(w)
+                w.task = None
+                record(j, value)
+                return
         if w.process.is_alive():
             return
         w.process.join(timeout=5.0)
@@ -479,6 +566,17 @@ class ExecutorEvaluator(Evaluator):
     executor cannot kill a running task; the worker-side limit of
     :func:`evaluate_point` normally ends it at ``timeout``).
 
+    When every worker is held by such a stuck task, the points still to run wait for one
+    to come back, with a warning; they are never recorded as failures, having never run.
+    If none comes back within ``stuck_wait`` seconds, :class:`HungEvaluationsError`
+    stops the evaluation: everything recorded so far stays recorded, and a resumed run
+    evaluates the rest.
+
+    Before the first batch of a problem, one small task sends the problem to a worker,
+    so that a problem the executor cannot send (pickle) or its workers cannot load
+    fails at once with a clear error, whatever the back end, instead of every
+    evaluation failing one by one.
+
     Args:
         executor: any executor (``mpi4py.futures`` pool, a user's own pool). Optional
             when ``factory`` is given.
@@ -490,6 +588,11 @@ class ExecutorEvaluator(Evaluator):
             run continues. Without it a broken executor raises ``RuntimeError``.
         grace: extra seconds before a task past ``timeout`` is given up
             (default :func:`default_grace`).
+        stuck_wait: how long the points wait for a worker when every worker is stuck
+            (default :func:`default_stuck_wait`); ``None`` with no timeout.
+
+    Raises:
+        ValueError: ``n_workers`` below 1 or a timeout that is not a positive number.
     """
 
     def __init__(
@@ -500,23 +603,28 @@ class ExecutorEvaluator(Evaluator):
         owns_executor: bool = False,
         factory: Callable[[], cf.Executor] | None = None,
         grace: float | None = None,
+        stuck_wait: float | None = None,
     ) -> None:
+        n_workers = check_n_workers(n_workers)
+        timeout = check_timeout(timeout)
         if executor is None:
             if factory is None:
                 raise ValueError("give an executor or a factory")
             executor, owns_executor = factory(), True
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.executor = executor
         self.n_workers = int(
             n_workers or getattr(executor, "_max_workers", 0) or os.cpu_count() or 1
         )
         self.timeout = timeout
         self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
+        if stuck_wait is None and timeout is not None:
+            stuck_wait = default_stuck_wait(timeout, self.grace)
+        self.stuck_wait = stuck_wait
         self.owns_executor = owns_executor
         self.factory = factory
-        # tasks given up after a timeout that still hold a worker
-        self._stuck: set[cf.Future[Any]] = set()
+        # tasks given up after a timeout that still hold a worker -> (point, submitted)
+        self._stuck: dict[cf.Future[Any], tuple[dict[str, float], float]] = {}
+        self._sent: Problem | None = None  # the problem proven to reach the workers
 
     def _renew(self, exc: BaseException) -> None:
         if self.factory is None:
@@ -531,6 +639,24 @@ class ExecutorEvaluator(Evaluator):
         self.executor = self.factory()
         self.owns_executor = True
         self._stuck.clear()
+        self._sent = None
+
+    def _check_sendable(self, problem: Problem) -> None:
+        """Send ``problem`` to a worker once; raise ``TypeError`` if it cannot get there.
+
+        A thread pool shares the problem and needs no check; any other executor
+        serialises it its own way (pickle, cloudpickle...), so the check is a real task.
+        """
+        if self._sent is problem or isinstance(self.executor, cf.ThreadPoolExecutor):
+            return
+        try:
+            fut = self.executor.submit(_problem_name, problem)
+            fut.result()
+        except (cf.BrokenExecutor, cf.CancelledError):
+            return  # not the problem's fault: the evaluation loop renews the executor
+        except Exception as exc:
+            raise _unsendable(problem, exc) from exc
+        self._sent = problem
 
     def evaluate(
         self,
@@ -538,8 +664,10 @@ class ExecutorEvaluator(Evaluator):
         X: np.ndarray,
         on_result: OnResult | None = None,
         on_started: Callable[[], None] | None = None,
+        on_dispatch: OnDispatch | None = None,
     ) -> list[Evaluation]:
         X = problem.check_X(X)
+        self._check_sendable(problem)
         out: list[Evaluation | None] = [None] * len(X)
         queue = collections.deque(range(len(X)))
         running: dict[cf.Future[Any], tuple[int, float]] = {}
@@ -551,9 +679,11 @@ class ExecutorEvaluator(Evaluator):
                 on_result(i, ev)
 
         while queue or running:
-            self._stuck = {f for f in self._stuck if not f.done()}
+            self._stuck = {f: v for f, v in self._stuck.items() if not f.done()}
             while queue and len(running) + len(self._stuck) < self.n_workers:
                 i = queue.popleft()
+                if on_dispatch is not None:
+                    on_dispatch(i)
                 try:
                     fut = self.executor.submit(evaluate_point, problem, X[i], self.timeout)
                 except (cf.BrokenExecutor, RuntimeError) as exc:
@@ -565,16 +695,7 @@ class ExecutorEvaluator(Evaluator):
                 on_started()
                 on_started = None
             if not running:
-                # Every worker is stuck in an evaluation given up after its timeout.
-                assert limit is not None
-                done, _ = cf.wait(self._stuck, timeout=limit, return_when=cf.FIRST_COMPLETED)
-                if not done:
-                    msg = (
-                        f"NoFreeWorker: all {self.n_workers} workers are still running "
-                        "evaluations that exceeded the time limit"
-                    )
-                    while queue:
-                        record(queue.popleft(), failed_evaluation(problem, msg))
+                self._wait_for_a_worker(len(queue))
                 continue
             wait_s = None
             if limit is not None:
@@ -604,7 +725,7 @@ class ExecutorEvaluator(Evaluator):
                     if now - t0 >= limit:
                         del running[fut]
                         if not fut.cancel():
-                            self._stuck.add(fut)
+                            self._stuck[fut] = (problem.to_dict(X[i]), t0)
                         record(
                             i, failed_evaluation(problem, _timeout_message(self.timeout), now - t0)
                         )
@@ -612,9 +733,55 @@ class ExecutorEvaluator(Evaluator):
                 self._renew(broken)
         return [ev for ev in out if ev is not None]
 
+    def _wait_for_a_worker(self, waiting: int) -> None:
+        """Every worker is stuck in a given-up task: wait for one, or stop resumably.
+
+        The ``waiting`` points never ran, so they are not recorded as anything.
+
+        Raises:
+            HungEvaluationsError: no worker came back within ``stuck_wait`` seconds.
+        """
+        hung = list(self._stuck.values())
+        now = time.monotonic()
+        listing = "; ".join(f"{_point_text(p)} (running for {now - t0:.0f} s)" for p, t0 in hung)
+        wait = "" if self.stuck_wait is None else f" up to {self.stuck_wait:g} s"
+        warnings.warn(
+            f"all {self.n_workers} workers are still busy with evaluations that exceeded "
+            f"the time limit of {self.timeout:g} s and ignore the interruption: {listing}. "
+            f"{waiting} point(s) are waiting for a worker{wait}; they are evaluated when "
+            "one comes back (and are not recorded as failures)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        done, _ = cf.wait(self._stuck, timeout=self.stuck_wait, return_when=cf.FIRST_COMPLETED)
+        if done:
+            return
+        now = time.monotonic()
+        listing = "; ".join(f"{_point_text(p)} for {now - t0:.0f} s" for p, t0 in hung)
+        raise HungEvaluationsError(
+            f"every worker ({self.n_workers}) hangs in an evaluation past its time limit "
+            f"of {self.timeout:g} s: {listing}; none came back within {self.stuck_wait:g} "
+            f"s. The run stops here so that the {waiting} point(s) not yet run are not "
+            "recorded as failures. Everything finished is recorded (the hung evaluations "
+            "as timed out): continue with resume=True once the workers are free (under "
+            "MPI, restart the job). Simulations that ignore the time limit are best run "
+            "as external programs (Problem.from_command kills them on time) or with "
+            "evaluator='process', which kills and replaces stuck workers",
+            [p for p, _ in hung],
+        )
+
     def close(self) -> None:
         if self.owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def default_stuck_wait(timeout: float, grace: float) -> float:
+    """How long points wait for a worker when all are stuck: ``max(60, 10 (timeout + grace))``."""
+    return max(60.0, 10.0 * (timeout + grace))
+
+
+def _point_text(point: dict[str, float]) -> str:
+    return "{" + ", ".join(f"{k}={v:.6g}" for k, v in point.items()) + "}"
 
 
 def run_evaluator(
@@ -623,14 +790,30 @@ def run_evaluator(
     X: np.ndarray,
     on_result: OnResult | None = None,
     on_started: Callable[[], None] | None = None,
+    on_dispatch: OnDispatch | None = None,
 ) -> list[Evaluation]:
-    """``ev.evaluate(...)``, also for evaluators written before ``on_started`` existed."""
+    """``ev.evaluate(...)``, also for evaluators written before a callback existed.
+
+    Without ``on_started`` support it is called first; without ``on_dispatch`` support
+    every row counts as dispatched when the evaluation begins.
+    """
     import inspect
 
-    if on_started is None or "on_started" in inspect.signature(ev.evaluate).parameters:
-        return ev.evaluate(problem, X, on_result=on_result, on_started=on_started)
-    on_started()
-    return ev.evaluate(problem, X, on_result=on_result)
+    params = inspect.signature(ev.evaluate).parameters
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs: dict[str, Any] = {"on_result": on_result}
+    if on_dispatch is not None:
+        if takes_all or "on_dispatch" in params:
+            kwargs["on_dispatch"] = on_dispatch
+        else:
+            for i in range(len(X)):
+                on_dispatch(i)
+    if on_started is not None:
+        if takes_all or "on_started" in params:
+            kwargs["on_started"] = on_started
+        else:
+            on_started()
+    return ev.evaluate(problem, X, **kwargs)
 
 
 def make_evaluator(
@@ -649,6 +832,8 @@ def make_evaluator(
         n_workers: pool size for ``"process"`` and ``"mpi"`` (spawned workers).
         timeout: per-evaluation time limit in seconds.
     """
+    n_workers = check_n_workers(n_workers)
+    timeout = check_timeout(timeout)
     if spec is None or (isinstance(spec, str) and spec == "serial"):
         return SerialEvaluator(timeout=timeout)
     if isinstance(spec, Evaluator):

@@ -8,10 +8,12 @@ propose points (:mod:`botorch_joint.strategies`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import inspect
 import logging
 import math
 import os
+import secrets
 import time
 import warnings
 from collections.abc import Callable
@@ -21,22 +23,38 @@ from typing import Any
 import numpy as np
 
 from botorch_joint.errors import RunDirectoryError, SettingsError
-from botorch_joint.evaluation import Evaluator, make_evaluator, run_evaluator
+from botorch_joint.evaluation import (
+    Evaluator,
+    check_n_workers,
+    check_timeout,
+    failed_evaluation,
+    make_evaluator,
+    run_evaluator,
+)
 from botorch_joint.problems.base import Evaluation, Problem
 from botorch_joint.result import (
+    INTERRUPTED,
     JOURNAL,
+    STARTED,
+    CheckpointError,
     Result,
     append_journal,
+    batch_id,
     load_checkpoint,
+    mark_journal,
     read_journal,
+    restart_journal,
     save_checkpoint,
 )
+from botorch_joint.run_lock import RunLock
 from botorch_joint.strategies import METHODS, SPACE_FILLING, Strategy, make_strategy
 
 logger = logging.getLogger("botorch_joint")
 
 #: settings that must match for ``resume=True`` to continue a run
 _RESUME_KEYS = ("method", "budget", "n_initial", "batch_size", "initial_design", "seed")
+#: compared too, when the checkpoint records them (older checkpoints may not)
+_RESUME_KEYS_IF_SAVED = ("sensitivity", "bounds", "method_options")
 
 
 def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
@@ -84,6 +102,7 @@ def optimize(
     method_options: dict[str, Any] | None = None,
     strategy: Strategy | None = None,
     callback: Callable[[Result], None] | None = None,
+    max_crashes: int = 2,
 ) -> Result:
     """Optimise ``problem`` within ``budget`` true evaluations.
 
@@ -111,6 +130,9 @@ def optimize(
         callback: called with the run's :class:`~botorch_joint.result.Result` after
             every batch is recorded (its ``timings[-1]`` is that epoch's); for
             logging, it must not modify the result.
+        max_crashes: a point that was being evaluated when the run died this many
+            times (the simulator calls ``os._exit``, segfaults, exhausts memory...) is
+            recorded as failed on the next resume, so that the run can finish.
 
     Returns:
         The :class:`~botorch_joint.result.Result` with every evaluation.
@@ -120,6 +142,14 @@ def optimize(
             run of another problem or other settings (a ``ValueError``).
         botorch_joint.errors.RunDirectoryError: ``run_dir`` holds a run and
             ``resume`` is false (a ``FileExistsError``).
+        botorch_joint.run_lock.RunDirectoryLockedError: another run is using
+            ``run_dir``; the message names it (host, pid, start time).
+        botorch_joint.result.CheckpointError: the checkpoint is not consistent, or
+            is missing while a journal of finished evaluations is there.
+        OSError: the journal or checkpoint could not be written (disk full...): the
+            run stops rather than go on without recording; resume it later.
+        botorch_joint.evaluation.HungEvaluationsError: every worker of an executor
+            hangs in an evaluation past its time limit (the run resumes).
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a botorch_joint.Problem, got {type(problem).__name__}")
@@ -135,6 +165,12 @@ def optimize(
     budget = _check_int("budget", budget, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     seed = _check_int("seed", seed, 0)
+    max_crashes = _check_int("max_crashes", max_crashes, 1)
+    try:  # checked before the run directory is touched
+        timeout = check_timeout(timeout)
+        n_workers = check_n_workers(n_workers)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     if strategy is None and method not in METHODS:
         raise SettingsError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     from botorch_joint.designs import DESIGNS
@@ -167,78 +203,92 @@ def optimize(
         "initial_design": initial_design,
         "sensitivity": sensitivity,
         "seed": seed,
+        # the search space and the method's options: a resume must not change them
+        "bounds": {n: [lo, hi] for n, (lo, hi) in problem.parameters.items()},
+        "method_options": _plain(method_options or {}),
     }
 
-    result, pending = _start(problem, method_name, settings, run_dir, resume)
-    if strategy is None:
-        strategy = make_strategy(
-            method,
-            problem,
-            budget=budget,
-            seed=seed,
-            initial_design=initial_design,
-            sensitivity=sensitivity,
-            batch_size=batch_size,
-            options=method_options,
-        )
-    ev = make_evaluator(evaluator, n_workers=n_workers, timeout=timeout)
-    if ev.n_workers > batch_size and budget > max(n_initial, len(result)):
-        warnings.warn(
-            f"the evaluator has {ev.n_workers} workers but batch_size is {batch_size}: "
-            f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
-            stacklevel=2,
-        )
-    done = len(result)
-    if pending is not None and run_dir is not None:
-        from botorch_joint.result import load_result
-
-        # Evaluations journaled before an interruption count as done from the start,
-        # so the bar's rate does not jump as if they had just finished.
-        done = len(load_result(run_dir))
-    bar = _progress(budget, done, problem.name, method_name, progress)
+    attempt = secrets.token_hex(6)  # names this attempt's journal records
+    # One run per directory: a second run (say a requeued job while this one still
+    # runs) is refused here, before it reads or writes anything there.
+    lock = None if run_dir is None else RunLock.acquire(run_dir, attempt)
     try:
-        if pending is not None:
-            _run_batch(problem, ev, result, pending, run_dir, bar)
-            if callback is not None:
-                callback(result)
-        while len(result) < budget:
-            epoch = int(result.epoch.max()) + 1 if len(result) else 0
-            t0 = time.perf_counter()
-            if epoch == 0:
-                X = strategy.initial(n_initial)
-                train_s = search_s = 0.0
-                info: dict[str, Any] = {}
-            else:
-                q = min(batch_size, budget - len(result))
-                prop = strategy.propose(result, q, epoch)
-                X, train_s, search_s, info = (
-                    prop.X,
-                    prop.train_seconds,
-                    prop.search_seconds,
-                    prop.info,
-                )
-                X = _top_up(problem, X, q, seed, epoch)
-            propose_s = time.perf_counter() - t0
-            X = problem.check_X(X)
-            batch = {
-                "epoch": epoch,
-                "X": X.tolist(),
-                "train_seconds": train_s,
-                "search_seconds": search_s,
-                "propose_seconds": propose_s,
-                "info": info,
-            }
-            _run_batch(problem, ev, result, batch, run_dir, bar)
-            if callback is not None:
-                callback(result)
+        result, pending = _start(problem, method_name, settings, run_dir, resume)
+        if strategy is None:
+            strategy = make_strategy(
+                method,
+                problem,
+                budget=budget,
+                seed=seed,
+                initial_design=initial_design,
+                sensitivity=sensitivity,
+                batch_size=batch_size,
+                options=method_options,
+            )
+        ev = make_evaluator(evaluator, n_workers=n_workers, timeout=timeout)
+        if ev.n_workers > batch_size and budget > max(n_initial, len(result)):
+            warnings.warn(
+                f"the evaluator has {ev.n_workers} workers but batch_size is {batch_size}: "
+                f"{ev.n_workers - batch_size} workers will idle; raise batch_size",
+                stacklevel=2,
+            )
+        done = len(result)
+        if pending is not None and run_dir is not None:
+            from botorch_joint.result import load_result
+
+            # Evaluations journaled before an interruption count as done from the start,
+            # so the bar's rate does not jump as if they had just finished.
+            done = len(load_result(run_dir))
+        bar = _progress(budget, done, problem.name, method_name, progress)
+        try:
+            if pending is not None:
+                _run_batch(problem, ev, result, pending, run_dir, bar, attempt, max_crashes, True)
+                _warn_if_all_failed(result, pending)
+                if callback is not None:
+                    callback(result)
+            while len(result) < budget:
+                epoch = int(result.epoch.max()) + 1 if len(result) else 0
+                t0 = time.perf_counter()
+                if epoch == 0:
+                    X = strategy.initial(n_initial)
+                    train_s = search_s = 0.0
+                    info: dict[str, Any] = {}
+                else:
+                    q = min(batch_size, budget - len(result))
+                    prop = strategy.propose(result, q, epoch)
+                    X, train_s, search_s, info = (
+                        prop.X,
+                        prop.train_seconds,
+                        prop.search_seconds,
+                        prop.info,
+                    )
+                    X = _top_up(problem, X, q, seed, epoch)
+                propose_s = time.perf_counter() - t0
+                X = problem.check_X(X)
+                batch = {
+                    "epoch": epoch,
+                    "id": batch_id(epoch, X),  # journal records name their batch
+                    "X": X.tolist(),
+                    "train_seconds": train_s,
+                    "search_seconds": search_s,
+                    "propose_seconds": propose_s,
+                    "info": info,
+                }
+                _run_batch(problem, ev, result, batch, run_dir, bar, attempt, max_crashes)
+                _warn_if_all_failed(result, batch)
+                if callback is not None:
+                    callback(result)
+        finally:
+            bar.close()
+            if ev is not evaluator:
+                ev.close()
+        result.complete = True
+        if run_dir is not None:
+            save_checkpoint(run_dir, result)
+        return result
     finally:
-        bar.close()
-        if ev is not evaluator:
-            ev.close()
-    result.complete = True
-    if run_dir is not None:
-        save_checkpoint(run_dir, result)
-    return result
+        if lock is not None:
+            lock.release()
 
 
 def _start(
@@ -251,6 +301,16 @@ def _start(
     if run_dir is None:
         return Result.empty(problem, method, settings), None
     ckpt = Path(run_dir) / "checkpoint.json"
+    journal = Path(run_dir) / JOURNAL
+    if not ckpt.exists() and journal.exists():
+        # A run writes its checkpoint before its first journal line: the checkpoint was
+        # deleted or lost. Starting afresh would throw the journaled evaluations away.
+        raise CheckpointError(
+            f"{ckpt} is missing, but {journal} from a run in this directory is there: "
+            "the checkpoint was deleted or lost, and starting from zero would discard "
+            "what the journal holds. Restore checkpoint.json (e.g. from a backup), or "
+            "move the run directory aside to start a new run"
+        )
     if resume and ckpt.exists():
         result, pending = load_checkpoint(run_dir)
         if result.problem_name != problem.name or (
@@ -259,19 +319,13 @@ def _start(
             or result.constraint_names != problem.constraint_names
         ):
             raise SettingsError(
-                f"{run_dir}: checkpoint is for problem {result.problem_name!r} with different "
+                f"{ckpt}: checkpoint is for problem {result.problem_name!r} with different "
                 f"parameters or outputs; cannot resume {problem.name!r} there"
             )
-        diff = {
-            k: (result.settings.get(k), settings[k])
-            for k in _RESUME_KEYS
-            if result.settings.get(k) != settings[k]
-        }
+        diff = _settings_diff(result.settings, settings)
         if diff:
-            raise SettingsError(
-                f"{run_dir}: cannot resume with different settings "
-                + ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
-            )
+            # anything that changes what the run means is refused, never mixed
+            raise SettingsError(f"{ckpt}: cannot resume with different settings " + ", ".join(diff))
         result.complete = False
         logger.info("resuming %s at %d evaluations", run_dir, len(result))
         return result, pending
@@ -284,6 +338,73 @@ def _start(
     result = Result.empty(problem, method, settings)
     save_checkpoint(run_dir, result)
     return result, None
+
+
+def _settings_diff(saved: dict[str, Any], asked: dict[str, Any]) -> list[str]:
+    """What differs between a checkpoint's settings and this call's, one item each."""
+    keys = list(_RESUME_KEYS) + [k for k in _RESUME_KEYS_IF_SAVED if k in saved]
+    out = []
+    for k in keys:
+        a, b = saved.get(k), asked[k]
+        if a == b:
+            continue
+        if k == "bounds" and isinstance(a, dict):  # list only the parameters that moved
+            out += [
+                f"bounds of {n!r}: saved {tuple(a.get(n, ()))}, asked {tuple(b[n])}"
+                for n in b
+                if a.get(n) != b[n]
+            ]
+        else:
+            out.append(f"{k}: saved {a!r}, asked {b!r}")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types, to record and compare ``method_options``.
+
+    Objects without a JSON form are named by their type or qualified name (never by a
+    memory address, which would differ in every process).
+    """
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    name = getattr(value, "__qualname__", None)
+    if isinstance(name, str):
+        return f"<{getattr(value, '__module__', '')}.{name}>"
+    text = repr(value)
+    return f"<{type(value).__qualname__}>" if " at 0x" in text else text
+
+
+def _warn_if_all_failed(result: Result, batch: dict[str, Any]) -> None:
+    """After the run's first batch, say at once if every evaluation failed."""
+    if not len(result) or int(batch["epoch"]) != int(result.epoch.min()):
+        return
+    if not result.failed.all():
+        return
+    import collections
+
+    (error, count), *_ = collections.Counter(str(e) for e in result.errors).most_common(1)
+    if len(error) > 600:
+        error = error[:600] + " ..."
+    warnings.warn(
+        f"every evaluation so far failed (all {len(result)} evaluations of the first "
+        f"batch); the most common error ({count} of {len(result)}): {error}. Check the "
+        "simulator on one point (problem.evaluate({...})) before spending the budget",
+        stacklevel=3,
+    )
+
+
+def _crash_message(deaths: int, max_crashes: int) -> str:
+    return (
+        f"RunCrashed: the run died {deaths} times while this point was being evaluated "
+        "(the simulator may call os._exit, crash with a segfault or exhaust memory); it "
+        f"is recorded as failed so that the run can go on (max_crashes={max_crashes})"
+    )
 
 
 def _top_up(problem: Problem, X: np.ndarray, q: int, seed: int, epoch: int) -> np.ndarray:
@@ -308,36 +429,102 @@ def _run_batch(
     batch: dict[str, Any],
     run_dir: str | os.PathLike | None,
     bar: Any,
+    attempt: str = "",
+    max_crashes: int = 2,
+    on_disk: bool = False,
 ) -> None:
     """Evaluate one batch (skipping rows the journal already has) and record it.
 
-    The checkpoint is written once per batch, while the workers compute: it holds every
-    earlier batch and this one as pending. Until the next batch's checkpoint, this
-    batch's evaluations live in the journal, so a kill at any moment loses none.
+    A new batch (``on_disk`` false) is checkpointed once, while the workers compute:
+    the checkpoint then holds every earlier batch and this one as pending, and the
+    journal keeps only this batch's lines. Until the next checkpoint the batch lives in
+    the journal: a "started" line for each point written before it goes to a worker
+    and, fsynced, each finished evaluation, so a kill at any moment loses none.
+    Finished rows found in the journal are not evaluated again; a row that was running
+    when an earlier attempt died is evaluated alone, after the others, so that if it
+    takes the run down again the death is its own; after ``max_crashes`` deaths it is
+    recorded as failed instead.
     """
     epoch = int(batch["epoch"])
     X = np.asarray(batch["X"], dtype=float).reshape(-1, problem.dim)
-    done: dict[int, Evaluation] = read_journal(run_dir, epoch) if run_dir is not None else {}
+    journal = read_journal(run_dir, batch) if run_dir is not None else None
+    done: dict[int, Evaluation] = {} if journal is None else dict(journal.done)
+    crashes: dict[int, int] = {} if journal is None else journal.crashes
+    if journal is not None and journal.ignored:
+        warnings.warn(
+            f"{Path(run_dir) / JOURNAL}: {journal.ignored} record(s) of epoch {epoch} do "
+            "not match this run's batch in flight (written by another run in this "
+            "directory, or by an older version); they were ignored, and their points "
+            "are evaluated here",
+            stacklevel=3,
+        )
+    for i, deaths in sorted(crashes.items()):
+        if deaths >= max_crashes:
+            failed = failed_evaluation(problem, _crash_message(deaths, max_crashes))
+            warnings.warn(
+                f"{problem.to_dict(X[i])} (row {i} of epoch {epoch}): {failed.error}",
+                stacklevel=3,
+            )
+            assert run_dir is not None
+            _journal(run_dir, batch, i, failed, attempt)
+            done[i] = failed
+            bar.update(1)
     todo = [i for i in range(len(X)) if i not in done]
+    need_checkpoint = run_dir is not None and not on_disk
+    running: set[int] = set()
 
     def checkpoint() -> None:
-        # A resumed batch with journaled results is already the checkpoint's pending one.
-        if run_dir is None or done:
+        nonlocal need_checkpoint
+        if not need_checkpoint:
             return
+        assert run_dir is not None
+        need_checkpoint = False
         save_checkpoint(run_dir, result, pending=batch)
-        # earlier batches are in the checkpoint now; this batch has not journaled yet
-        (Path(run_dir) / JOURNAL).unlink(missing_ok=True)
+        # earlier batches are in the checkpoint now: the journal keeps only this one
+        restart_journal(run_dir, batch)
 
-    def on_result(j: int, evaluation: Evaluation) -> None:
-        i = todo[j]
-        done[i] = evaluation
-        if run_dir is not None:
-            append_journal(run_dir, epoch, i, evaluation)
-        bar.update(1)
+    def evaluate(rows: list[int]) -> None:
+        def on_dispatch(j: int) -> None:
+            running.add(rows[j])
+            if run_dir is not None:
+                # Before the work starts: if the point takes the process down, this
+                # line is what tells the next attempt (it matches the re-proposed
+                # batch even before this batch's checkpoint is written).
+                mark_journal(run_dir, batch, [rows[j]], STARTED, attempt)
+
+        def on_result(j: int, evaluation: Evaluation) -> None:
+            i = rows[j]
+            if run_dir is not None:
+                _journal(run_dir, batch, i, evaluation, attempt)
+            done[i] = evaluation
+            running.discard(i)
+            bar.update(1)
+
+        try:
+            run_evaluator(
+                ev,
+                problem,
+                X[rows],
+                on_result=on_result,
+                on_started=checkpoint,
+                on_dispatch=on_dispatch,
+            )
+        except BaseException as exc:
+            # The attempt stops in an orderly way (Ctrl-C, a journal write that failed,
+            # hung workers): the points running now did not take the run down and must
+            # not count as its crashes. (A simulator's sys.exit() does count.)
+            if running and run_dir is not None and not isinstance(exc, SystemExit):
+                with contextlib.suppress(OSError):
+                    mark_journal(run_dir, batch, sorted(running), INTERRUPTED, attempt)
+            raise
 
     t0 = time.perf_counter()
-    if todo:
-        run_evaluator(ev, problem, X[todo], on_result=on_result, on_started=checkpoint)
+    first = [i for i in todo if i not in crashes]
+    if first:
+        evaluate(first)
+    for i in todo:
+        if i in crashes:  # alone, so that a death during it is its own
+            evaluate([i])
     eval_s = time.perf_counter() - t0
     result.append(X, [done[i] for i in range(len(X))], epoch)
     result.timings.append(
@@ -352,6 +539,23 @@ def _run_batch(
     )
     feas = result.feasible
     bar.set_postfix(epoch=epoch, feasible=f"{feas.mean():.0%}" if len(feas) else "-")
+
+
+def _journal(
+    run_dir: str | os.PathLike, batch: dict[str, Any], i: int, ev: Evaluation, attempt: str
+) -> None:
+    """Journal one evaluation; a failure stops the run (it must never go unrecorded)."""
+    try:
+        append_journal(run_dir, batch, i, ev, attempt)
+    except OSError as exc:
+        path = Path(run_dir) / JOURNAL
+        raise OSError(
+            exc.errno,
+            f"could not record the evaluation of row {i} of epoch {batch['epoch']} in "
+            f"{path}: {exc.strerror or exc}. The run stops rather than go on without "
+            "recording it; everything recorded so far is kept: free the disk (or fix "
+            "the directory's permissions) and continue with resume=True",
+        ) from exc
 
 
 class _NoBar:

@@ -1,14 +1,20 @@
 """The record of a run (:class:`Result`) and its checkpoint on disk.
 
 A run directory holds ``checkpoint.json``, rewritten atomically (temporary file, fsync,
-rename) after every batch, and ``journal.jsonl``, to which each evaluation of the batch
-in flight is appended the moment it finishes. Together they lose no finished
-evaluation whenever the process is killed.
+rename) as every batch starts, and ``journal.jsonl``, to which each evaluation of the
+batch in flight is appended (and fsynced) the moment it finishes. Together they lose no
+finished evaluation whenever the process is killed. Journal records carry their batch
+and point, so that a record is only ever applied to the point it was computed for, and
+"started" lines tell a resumed run which point was running when the process died (see
+:func:`read_journal`). Both files are strict JSON: non-finite numbers are encoded and
+read back exactly. :func:`load_checkpoint` checks a checkpoint before it is used and
+names the file and the field of any inconsistency (:class:`CheckpointError`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from botorch_joint.problems.base import Evaluation
+from botorch_joint.errors import UsageError
+from botorch_joint.problems.base import RESERVED_NAMES, Evaluation
 
 CHECKPOINT = "checkpoint.json"
 JOURNAL = "journal.jsonl"
@@ -138,6 +145,16 @@ class Result:
         """One row per evaluation: parameters, objectives, constraints and bookkeeping."""
         import pandas as pd
 
+        clash = [
+            n
+            for n in self.parameter_names + self.objective_names + self.constraint_names
+            if n in RESERVED_NAMES
+        ]
+        if clash:  # a column would silently overwrite another
+            raise ValueError(
+                f"names {clash} clash with the bookkeeping columns {list(RESERVED_NAMES)} "
+                "of to_dataframe(); rename them"
+            )
         cols: dict[str, Any] = {}
         for j, n in enumerate(self.parameter_names):
             cols[n] = self.X[:, j]
@@ -192,24 +209,26 @@ class Result:
 
     # ---------------------------------------------------------- serialisation
     def to_json_dict(self) -> dict[str, Any]:
+        """The result as strict JSON types (non-finite numbers encoded, see
+        :func:`save_checkpoint`); :meth:`from_json_dict` reads it back exactly."""
         return {
             "format_version": FORMAT_VERSION,
             "problem_name": self.problem_name,
             "parameter_names": self.parameter_names,
             "objective_names": self.objective_names,
             "constraint_names": self.constraint_names,
-            "X": self.X.tolist(),
-            "Y": self.Y.tolist(),
-            "C": self.C.tolist(),
+            "X": encode_array(self.X),
+            "Y": encode_array(self.Y),
+            "C": encode_array(self.C),
             "failed": self.failed.tolist(),
             "epoch": self.epoch.tolist(),
             "errors": list(self.errors),
-            "eval_seconds": None if self.eval_seconds is None else self.eval_seconds.tolist(),
-            "ref_point": None if self.ref_point is None else np.asarray(self.ref_point).tolist(),
-            "max_hv": self.max_hv,
+            "eval_seconds": None if self.eval_seconds is None else encode_array(self.eval_seconds),
+            "ref_point": None if self.ref_point is None else encode_array(self.ref_point),
+            "max_hv": encode_value(self.max_hv),
             "method": self.method,
-            "settings": self.settings,
-            "timings": self.timings,
+            "settings": encode_value(self.settings),
+            "timings": encode_value(self.timings),
             "complete": self.complete,
         }
 
@@ -218,14 +237,15 @@ class Result:
         d = len(data["parameter_names"])
         m = len(data["objective_names"])
         k = len(data["constraint_names"])
+        n = len(data["X"])  # not reshape(-1, 0): no rows and no constraints is ambiguous
         return cls(
             problem_name=data["problem_name"],
             parameter_names=list(data["parameter_names"]),
             objective_names=list(data["objective_names"]),
             constraint_names=list(data["constraint_names"]),
-            X=np.asarray(data["X"], dtype=float).reshape(-1, d),
-            Y=np.asarray(data["Y"], dtype=float).reshape(-1, m),
-            C=np.asarray(data["C"], dtype=float).reshape(-1, k),
+            X=np.asarray(data["X"], dtype=float).reshape(n, d),
+            Y=np.asarray(data["Y"], dtype=float).reshape(n, m),
+            C=np.asarray(data["C"], dtype=float).reshape(n, k),
             failed=np.asarray(data["failed"], dtype=bool),
             epoch=np.asarray(data["epoch"], dtype=int),
             errors=list(data["errors"]),
@@ -233,15 +253,15 @@ class Result:
             if data.get("eval_seconds") is None
             else np.asarray(data["eval_seconds"], dtype=float),
             ref_point=None if data.get("ref_point") is None else np.asarray(data["ref_point"]),
-            max_hv=data.get("max_hv"),
+            max_hv=decode_value(data.get("max_hv")),
             method=data.get("method", ""),
-            settings=dict(data.get("settings", {})),
-            timings=list(data.get("timings", [])),
+            settings=dict(decode_value(data.get("settings", {}))),
+            timings=list(decode_value(data.get("timings", []))),
             complete=bool(data.get("complete", False)),
         )
 
     def copy(self) -> Result:
-        return Result.from_json_dict(json.loads(json.dumps(self.to_json_dict())))
+        return Result.from_json_dict(json.loads(json.dumps(self.to_json_dict(), allow_nan=False)))
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -273,69 +293,446 @@ def write_atomic(path: Path, text: str) -> None:
 def save_checkpoint(
     run_dir: str | os.PathLike, result: Result, pending: dict[str, Any] | None = None
 ) -> None:
-    """Atomically write ``result`` (and the batch in flight, if any) to ``run_dir``."""
+    """Atomically write ``result`` (and the batch in flight, if any) to ``run_dir``.
+
+    The file is strict JSON: non-finite numbers are encoded (see :func:`encode_array`
+    and :func:`encode_value`) and read back exactly by :func:`load_checkpoint`.
+    """
     run_dir = Path(run_dir)
     state = result.to_json_dict()
-    state["pending"] = pending
-    write_atomic(run_dir / CHECKPOINT, json.dumps(state))
+    state["pending"] = None if pending is None else encode_value(pending)
+    write_atomic(run_dir / CHECKPOINT, json.dumps(state, allow_nan=False))
     journal = run_dir / JOURNAL
     if pending is None and journal.exists():
         journal.unlink()
 
 
-def append_journal(run_dir: str | os.PathLike, epoch: int, index: int, ev: Evaluation) -> None:
-    """Durably record one finished evaluation of the batch in flight."""
-    rec = {
-        "epoch": epoch,
-        "index": index,
-        "y": ev.y.tolist(),
-        "c": ev.c.tolist(),
-        "failed": ev.failed,
-        "error": ev.error,
-        "seconds": ev.seconds,
+# ------------------------------------------------------------ strict JSON
+# JSON has no NaN or infinity. Numeric arrays (X, Y, C, ...) write NaN as null and
+# infinities as the strings "inf" / "-inf", which np.asarray(..., dtype=float) reads
+# back as they were. Free-form values (settings, timings, a batch's info) may hold
+# None and strings too, so there a non-finite float becomes {"$nonfinite": "nan"}.
+_NONFINITE = "$nonfinite"
+
+
+def _float_token(v: float) -> Any:
+    return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def encode_array(a: Any) -> Any:
+    """An array as nested lists of JSON numbers: NaN -> ``null``, +-inf -> ``"inf"``/``"-inf"``."""
+    arr = np.asarray(a, dtype=float)
+    if np.all(np.isfinite(arr)):
+        return arr.tolist()
+    obj = arr.astype(object)
+    bad = ~np.isfinite(arr)
+    obj[bad] = [_float_token(v) for v in arr[bad]]
+    return obj.tolist()
+
+
+def encode_value(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``{"$nonfinite": "nan"|"inf"|"-inf"}``."""
+    if isinstance(obj, bool | None | str | int):
+        return obj
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        if math.isfinite(v):
+            return v
+        return {_NONFINITE: "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: encode_value(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [encode_value(v) for v in obj]
+    return obj  # json.dumps says what it cannot write
+
+
+def decode_value(obj: Any) -> Any:
+    """The inverse of :func:`encode_value` (bare NaN/Infinity of older files pass through)."""
+    if isinstance(obj, dict):
+        if len(obj) == 1 and _NONFINITE in obj:
+            return float(obj[_NONFINITE])
+        return {k: decode_value(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_value(v) for v in obj]
+    return obj
+
+
+# -------------------------------------------------------------- validation
+class CheckpointError(UsageError, ValueError):
+    """A checkpoint (or the files beside it) cannot be read back as a consistent run.
+
+    The message names the file and the field at fault.
+    """
+
+
+_FIX = "restore the file from a backup, or move the run directory aside and start a new run"
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
+    if not raw.strip():
+        raise CheckpointError(f"{path} is empty: not a checkpoint; {_FIX}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(
+            f"{path} is not UTF-8 text (byte {exc.start} of {len(raw)}): not a checkpoint, "
+            f"or overwritten; {_FIX}"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(
+            f"{path} is truncated or not JSON ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}, of {len(text)} characters); {_FIX}"
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(
+            f"{path} is not a JSON object but a {type(data).__name__}: not a checkpoint; {_FIX}"
+        )
+    return data
+
+
+def _field_error(path: Path, name: str, why: str) -> CheckpointError:
+    return CheckpointError(f"{path}: field {name!r} {why}; {_FIX}")
+
+
+def _numbers(path: Path, data: dict[str, Any], name: str, shape: tuple[int | None, ...]) -> Any:
+    """``data[name]`` as a float array of ``shape`` (``None``: any length)."""
+    value = data[name]
+    if not isinstance(value, list):
+        raise _field_error(path, name, f"must be a list of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise _field_error(path, name, f"is not an array of numbers ({exc})") from None
+    if arr.size == 0:
+        arr = arr.reshape(tuple(0 if s is None else s for s in shape))
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        want = " x ".join("n" if s is None else str(s) for s in shape)
+        raise _field_error(path, name, f"has shape {arr.shape}, expected ({want})")
+    return arr
+
+
+def _check_rows(path: Path, name: str, got: int, n: int) -> None:
+    if got != n:
+        raise _field_error(
+            path, name, f"has {got} rows, expected {n} (one per evaluation, as in 'X')"
+        )
+
+
+def check_checkpoint(data: dict[str, Any], path: Path) -> None:
+    """Check a checkpoint's fields against each other, naming ``path`` and the field at fault.
+
+    Raises:
+        CheckpointError: a missing field, a wrong type, or arrays whose shapes or lengths
+            disagree (say ``Y`` one row shorter than ``X``).
+    """
+    if data.get("format_version") != FORMAT_VERSION:
+        raise _field_error(
+            path, "format_version", f"is {data.get('format_version')!r}, not {FORMAT_VERSION}"
+        )
+    required = ["problem_name", "parameter_names", "objective_names", "constraint_names"]
+    required += ["X", "Y", "C", "failed", "epoch", "errors"]
+    for name in required:
+        if name not in data:
+            raise _field_error(path, name, "is missing")
+    if not isinstance(data["problem_name"], str):
+        raise _field_error(path, "problem_name", "must be a string")
+    dims = []
+    for name in ("parameter_names", "objective_names", "constraint_names"):
+        names = data[name]
+        if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+            raise _field_error(path, name, f"must be a list of strings, got {names!r}")
+        dims.append(len(names))
+    d, m, k = dims
+    X = _numbers(path, data, "X", (None, d))
+    n = len(X)
+    if not np.all(np.isfinite(X)):
+        raise _field_error(path, "X", "holds non-finite parameter values")
+    _check_rows(path, "Y", len(_numbers(path, data, "Y", (None, m))), n)
+    _check_rows(path, "C", len(_numbers(path, data, "C", (None, k))), n)
+    for name, kinds in (("failed", (bool,)), ("epoch", (int,))):
+        values = data[name]
+        if not isinstance(values, list) or not all(
+            isinstance(v, kinds) and (name == "failed" or not isinstance(v, bool)) for v in values
+        ):
+            kind = "true/false" if name == "failed" else "integers"
+            raise _field_error(path, name, f"must be a list of {kind}")
+        _check_rows(path, name, len(values), n)
+    epochs = data["epoch"]
+    if any(b < a for a, b in zip(epochs, epochs[1:])) or any(e < 0 for e in epochs):
+        raise _field_error(path, "epoch", "must count up from 0 in the order of 'X'")
+    errors = data["errors"]
+    if not isinstance(errors, list) or not all(e is None or isinstance(e, str) for e in errors):
+        raise _field_error(path, "errors", "must be a list of strings or nulls")
+    _check_rows(path, "errors", len(errors), n)
+    if data.get("eval_seconds") is not None:
+        _check_rows(path, "eval_seconds", len(_numbers(path, data, "eval_seconds", (None,))), n)
+    if data.get("ref_point") is not None:
+        _numbers(path, data, "ref_point", (m,))
+    for name, kind in (("settings", dict), ("timings", list), ("complete", bool)):
+        if name in data and not isinstance(data[name], kind):
+            raise _field_error(path, name, f"must be a {kind.__name__}")
+    pending = data.get("pending")
+    if pending is not None:
+        if not isinstance(pending, dict) or "epoch" not in pending or "X" not in pending:
+            raise _field_error(path, "pending", "must be null or a batch with 'epoch' and 'X'")
+        epoch = pending["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise _field_error(path, "pending", f"has epoch {epoch!r}, not an integer >= 0")
+        if epochs and epoch <= epochs[-1]:
+            raise _field_error(
+                path, "pending", f"is epoch {epoch}, but epoch {epochs[-1]} is already recorded"
+            )
+        try:
+            bx = _numbers(path, pending, "X", (None, d))
+        except CheckpointError as exc:
+            raise _field_error(path, "pending", f"has bad points: {exc}") from None
+        if not len(bx) or not np.all(np.isfinite(bx)):
+            raise _field_error(path, "pending", "must hold at least one finite point")
+        if data.get("complete"):
+            raise _field_error(path, "pending", "is set, but the run is marked complete")
+
+
+# ------------------------------------------------------------------ journal
+# One JSON object per line, for the batch in flight (when the next batch is
+# checkpointed, the journal keeps only that batch's lines). Each record names its batch
+# ("batch": batch_id, a digest of the batch's epoch and points) and carries its row and
+# point ("index", "x"), so a record of another batch or another run is never applied.
+#   {"kind": "started", ...}: the point is about to go to a worker; a point started
+#       by an earlier attempt of the run that neither finished nor was interrupted
+#       was running when that attempt died (see BatchJournal.crashes);
+#   {"kind": "interrupted", ...}: the attempt stopped in an orderly way (Ctrl-C, an
+#       error of the loop) while the point was running: not the point's fault;
+#   {"kind": "result", ...}: the point's evaluation, fsynced before it counts as done.
+STARTED, INTERRUPTED, RESULT = "started", "interrupted", "result"
+
+
+def batch_id(epoch: int, X: Any) -> str:
+    """The id of a batch: a digest of its epoch and points.
+
+    A resumed run proposes the same points for an epoch (the same seed stream), so
+    the id is the same in every attempt, and records written before the batch's
+    checkpoint (say by an attempt that died at once) still count for it.
+    """
+    import hashlib
+
+    data = f"{int(epoch)}:".encode() + np.ascontiguousarray(X, dtype=float).tobytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass
+class BatchJournal:
+    """What the journal says about the batch in flight.
+
+    Attributes:
+        done: finished evaluations by row of the batch.
+        crashes: for rows not done, how many earlier attempts of the run died while
+            the row was being evaluated.
+        ignored: records with this batch's epoch that belong to another batch or
+            another point (written by another run in this directory): never applied.
+    """
+
+    done: dict[int, Evaluation] = field(default_factory=dict)
+    crashes: dict[int, int] = field(default_factory=dict)
+    ignored: int = 0
+
+
+def _record(batch: dict[str, Any], index: int, kind: str, attempt: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "batch": batch.get("id"),
+        "epoch": int(batch["epoch"]),
+        "index": int(index),
+        "x": [float(v) for v in batch["X"][index]],
+        "attempt": attempt,
     }
-    with open(Path(run_dir) / JOURNAL, "a") as fh:
-        fh.write(json.dumps(rec) + "\n")
+
+
+def _append_record(path: Path, rec: dict[str, Any], durable: bool) -> None:
+    """Append one JSON line to ``path``; ``durable`` waits until it is on disk (fsync).
+
+    A line torn by an earlier failure (the disk was full, the process died mid-write)
+    has no final newline: it is fenced off with one first, so that this record starts
+    a line of its own instead of being glued to the fragment and lost with it.
+    """
+    line = json.dumps(rec, allow_nan=False).encode() + b"\n"
+    with open(path, "ab+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end:
+            fh.seek(end - 1)
+            if fh.read(1) != b"\n":
+                line = b"\n" + line
+        fh.write(line)
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
 
 
-def read_journal(run_dir: str | os.PathLike, epoch: int) -> dict[int, Evaluation]:
-    """Finished evaluations of the batch ``epoch`` in flight; a torn last line is ignored."""
-    out: dict[int, Evaluation] = {}
+def append_journal(
+    run_dir: str | os.PathLike,
+    batch: dict[str, Any],
+    index: int,
+    ev: Evaluation,
+    attempt: str = "",
+) -> None:
+    """Durably record the evaluation of row ``index`` of ``batch``, the batch in flight.
+
+    Raises:
+        OSError: the record could not be written (disk full, read-only directory...);
+            the caller must stop: the evaluation is not recorded.
+    """
+    rec = _record(batch, index, RESULT, attempt)
+    rec.update(
+        y=encode_array(ev.y),
+        c=encode_array(ev.c),
+        failed=bool(ev.failed),
+        error=ev.error,
+        seconds=encode_value(float(ev.seconds)),
+    )
+    _append_record(Path(run_dir) / JOURNAL, rec, durable=True)
+
+
+def mark_journal(
+    run_dir: str | os.PathLike,
+    batch: dict[str, Any],
+    indices: list[int],
+    kind: str,
+    attempt: str,
+) -> None:
+    """Record that rows ``indices`` of ``batch`` were ``"started"`` or ``"interrupted"``.
+
+    Not fsynced: these lines must survive the death of this process (the kernel keeps
+    them), not of the machine, where losing one only costs a retry.
+    """
+    path = Path(run_dir) / JOURNAL
+    for i in indices:
+        _append_record(path, _record(batch, i, kind, attempt), durable=False)
+
+
+def _belongs(rec: Any, batch: dict[str, Any]) -> bool:
+    """Whether a parsed journal line is a record of ``batch`` (its id and epoch)."""
+    return (
+        isinstance(rec, dict)
+        and rec.get("epoch") == int(batch["epoch"])
+        and rec.get("batch") == batch.get("id")
+    )
+
+
+def restart_journal(run_dir: str | os.PathLike, batch: dict[str, Any]) -> None:
+    """Keep only ``batch``'s lines in the journal (its predecessors are checkpointed).
+
+    The new journal replaces the old one by a rename, so a kill at any moment leaves
+    one or the other, each holding every line of ``batch`` written so far.
+    """
+    path = Path(run_dir) / JOURNAL
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return
+    keep, results = [], False
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if _belongs(rec, batch):
+            keep.append(line + "\n")
+            results = results or rec.get("kind") == RESULT
+    if not keep:
+        path.unlink(missing_ok=True)
+    elif results:  # finished evaluations must stay on disk through a power cut too
+        write_atomic(path, "".join(keep))
+    else:  # "started" lines only need to outlive this process
+        tmp = path.with_name(f".{JOURNAL}.{secrets.token_hex(6)}.tmp")
+        try:
+            tmp.write_text("".join(keep))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def read_journal(run_dir: str | os.PathLike, batch: dict[str, Any]) -> BatchJournal:
+    """What the journal holds for ``batch`` (the checkpoint's batch in flight).
+
+    A record counts only if it carries this batch's id and epoch, a row of the batch
+    and exactly that row's point; anything else (a torn line, a record of another run
+    or batch) is skipped.
+    """
+    out = BatchJournal()
     try:
         # A live run deletes its journal when it checkpoints the batch, perhaps just now.
-        text = (Path(run_dir) / JOURNAL).read_text()
+        text = (Path(run_dir) / JOURNAL).read_text(errors="replace")
     except FileNotFoundError:
         return out
+    epoch, batch_id = int(batch["epoch"]), batch.get("id")
+    X = [[float(v) for v in row] for row in batch["X"]]
+    started: dict[int, set[Any]] = {}
+    interrupted: dict[int, set[Any]] = {}
     for line in text.splitlines():
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the process died mid-write
-        if rec.get("epoch") != epoch:
+        except ValueError:
+            continue  # torn by a failed write
+        if not isinstance(rec, dict) or rec.get("epoch") != epoch:
+            continue  # an older batch's, deleted with it normally
+        i = rec.get("index")
+        if (
+            rec.get("batch") != batch_id
+            or isinstance(i, bool)
+            or not isinstance(i, int)
+            or not 0 <= i < len(X)
+            or rec.get("x") != X[i]
+        ):
+            out.ignored += 1
             continue
-        out[int(rec["index"])] = Evaluation(
-            np.asarray(rec["y"], dtype=float),
-            np.asarray(rec["c"], dtype=float),
-            bool(rec["failed"]),
-            rec["error"],
-            float(rec["seconds"]),
-        )
+        kind = rec.get("kind")
+        if kind == STARTED:
+            started.setdefault(i, set()).add(rec.get("attempt"))
+        elif kind == INTERRUPTED:
+            interrupted.setdefault(i, set()).add(rec.get("attempt"))
+        elif kind == RESULT and i not in out.done:
+            try:
+                out.done[i] = Evaluation(
+                    np.asarray(rec["y"], dtype=float).reshape(-1),
+                    np.asarray(rec["c"], dtype=float).reshape(-1),
+                    bool(rec["failed"]),
+                    rec["error"],
+                    float(decode_value(rec["seconds"])),
+                )
+            except (KeyError, TypeError, ValueError):
+                out.ignored += 1
+    for i, attempts in started.items():
+        if i not in out.done:
+            n = len(attempts - interrupted.get(i, set()))
+            if n:
+                out.crashes[i] = n
     return out
 
 
+# -------------------------------------------------------------- loading
 def load_checkpoint(run_dir: str | os.PathLike) -> tuple[Result, dict[str, Any] | None]:
-    """Read ``run_dir``'s checkpoint: the result so far and the batch in flight (or ``None``)."""
+    """Read ``run_dir``'s checkpoint: the result so far and the batch in flight (or ``None``).
+
+    Raises:
+        FileNotFoundError: there is no checkpoint.
+        CheckpointError: the file is not a consistent checkpoint (truncated, binary,
+            a missing field, arrays of different lengths...); the message names the
+            file and the field.
+    """
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    data = json.loads(path.read_text())
-    if data.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint format {data.get('format_version')} is not {FORMAT_VERSION}"
-        )
-    return Result.from_json_dict(data), data.get("pending")
+    data = _read_json_file(path)
+    check_checkpoint(data, path)
+    pending = data.get("pending")
+    return Result.from_json_dict(data), None if pending is None else decode_value(pending)
 
 
 def load_result(run_dir: str | os.PathLike, include_in_flight: bool = True) -> Result:
@@ -345,10 +742,14 @@ def load_result(run_dir: str | os.PathLike, include_in_flight: bool = True) -> R
         run_dir: the run directory given to :func:`botorch_joint.optimize`.
         include_in_flight: also include evaluations of an interrupted batch that finished
             before the interruption (recorded in the journal).
+
+    Raises:
+        FileNotFoundError: ``run_dir`` holds no checkpoint.
+        CheckpointError: its checkpoint is not consistent (see :func:`load_checkpoint`).
     """
     result, pending = load_checkpoint(run_dir)
     if include_in_flight and pending is not None:
-        done = read_journal(run_dir, pending["epoch"])
+        done = read_journal(run_dir, pending).done
         if done:
             idx = sorted(done)
             X = np.asarray(pending["X"], dtype=float)[idx]

@@ -255,3 +255,120 @@ def test_idle_workers_are_reported(toy_problem):
         bj.optimize(
             toy_problem, method="sobol", budget=8, batch_size=2, evaluator=pool, progress=False
         )
+
+
+# ------------------------------------------------ stuck workers (issue 18, item 5)
+def test_stuck_workers_never_turn_unrun_points_into_failures(monkeypatch):
+    # Both workers hang past timeout + grace in evaluations that ignore the interrupt
+    # (a thread cannot be interrupted at all): the points behind them wait for a worker.
+    monkeypatch.setenv("BJ_TEST_HANG", "2.5")
+    problem = h.faulty_problem()
+    modes = [HANG, HANG, OK, OK, OK]
+    X = np.array([h.point(m, x=0.1 * (i + 1)) for i, m in enumerate(modes)])
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        ev = ExecutorEvaluator(pool, timeout=0.3, grace=0.2)
+        with pytest.warns(RuntimeWarning, match="waiting for a worker") as record:
+            out = ev.evaluate(problem, X)
+    message = str(record[0].message)
+    assert "2 workers" in message and "0.1" in message and "0.2" in message
+    assert [e.failed for e in out] == [True, True, False, False, False]
+    assert all("EvaluationTimeout" in e.error for e in out[:2])
+    assert [e.y[0] for e in out[2:]] == pytest.approx([0.3, 0.4, 0.5])
+
+
+def test_evaluations_that_hang_too_long_stop_the_run_resumably(tmp_path, monkeypatch):
+    from botorch_joint.evaluation import HungEvaluationsError
+
+    monkeypatch.setenv("BJ_TEST_HANG", "3.0")
+    problem = h.faulty_problem()
+    modes = [OK, OK, HANG, HANG, OK, OK]
+    X = h.fixed_run_points(modes)
+    kw = dict(budget=6, n_initial=2, batch_size=4, run_dir=tmp_path / "run", progress=False)
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        ev = ExecutorEvaluator(pool, timeout=0.3, grace=0.2, stuck_wait=0.5)
+        with pytest.raises(HungEvaluationsError) as info, pytest.warns(RuntimeWarning):
+            bj.optimize(problem, evaluator=ev, strategy=h.FixedPoints(problem, X), **kw)
+        message = str(info.value)
+        assert "resume=True" in message
+        for x in X[2:4]:  # the hung points are named
+            assert f"{x[1]:.6g}" in message
+        on_disk = bj.load_result(tmp_path / "run")
+        # the hung ones are recorded (timed out), the two that never ran are not
+        assert modes_of(on_disk) == [OK, OK, HANG, HANG]
+        assert on_disk.failed.tolist() == [False, False, True, True]
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        final = bj.optimize(
+            problem, evaluator=pool, strategy=h.FixedPoints(problem, X), resume=True, **kw
+        )
+    assert modes_of(final) == modes
+    assert final.failed.tolist() == [m == HANG for m in modes]
+
+
+# ----------------------------------------- sending the problem (issue 18, item 9)
+def _closure_problem() -> bj.Problem:
+    return bj.Problem("closure", {"x": (0.0, 1.0)}, ["f"], evaluate=lambda p: {"f": p["x"]})
+
+
+def test_an_unpicklable_problem_is_refused_before_any_evaluation_on_any_executor(tmp_path):
+    problem = _closure_problem()
+    with _spawn_pool() as pool, pytest.raises(TypeError, match="cannot be sent"):
+        bj.optimize(
+            problem, method="sobol", budget=4, batch_size=2, evaluator=pool,
+            run_dir=tmp_path / "run", progress=False,
+        )  # fmt: skip
+    assert len(bj.load_result(tmp_path / "run")) == 0  # nothing recorded as failed
+    # the MPI evaluator checks the same way (here over a local pool standing in for ranks)
+    from botorch_joint.parallel.mpi import MPIEvaluator
+
+    with _spawn_pool() as pool, pytest.raises(TypeError, match="cannot be sent"):
+        MPIEvaluator(executor=pool, n_workers=2).evaluate(problem, np.array([[0.5]]))
+    # threads share the problem without pickling: no false alarm
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        result = bj.optimize(
+            problem, method="sobol", budget=4, batch_size=2, evaluator=pool, progress=False
+        )
+    assert not result.failed.any()
+
+
+# ------------------------------------------------ settings (issue 18, item 10)
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan"), float("inf")])
+def test_a_timeout_must_be_a_positive_number_of_seconds(toy_problem, timeout):
+    for make in (
+        lambda: SerialEvaluator(timeout=timeout),
+        lambda: ProcessEvaluator(n_workers=1, timeout=timeout),
+        lambda: ExecutorEvaluator(cf.ThreadPoolExecutor(1), timeout=timeout),
+    ):
+        with pytest.raises(ValueError, match="timeout must be a positive"):
+            make()
+    with pytest.raises(ValueError, match="timeout must be a positive"):
+        bj.optimize(toy_problem, method="sobol", budget=2, batch_size=2, timeout=timeout)
+
+
+def test_n_workers_zero_is_refused(toy_problem):
+    with pytest.raises(ValueError, match="n_workers must be an integer >= 1, got 0"):
+        ProcessEvaluator(n_workers=0)
+    with pytest.raises(ValueError, match="n_workers must be an integer >= 1, got 0"):
+        ExecutorEvaluator(cf.ThreadPoolExecutor(1), n_workers=0)
+    with pytest.raises(ValueError, match="n_workers must be an integer >= 1, got 0"):
+        bj.optimize(toy_problem, method="sobol", budget=2, evaluator="process", n_workers=0)
+
+
+def test_a_run_where_every_evaluation_fails_warns_after_its_first_batch():
+    import warnings
+
+    seen: list[int] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_fixed(
+            [RAISE] * 9,
+            "serial",
+            n_initial=3,
+            batch_size=3,
+            callback=lambda r: seen.append(
+                sum("every evaluation" in str(w.message) for w in caught)
+            ),
+        )
+    assert result.failed.all()
+    assert seen == [1, 1, 1]  # once, right after the first batch
+    message = next(str(w.message) for w in caught if "every evaluation" in str(w.message))
+    assert "3 evaluations" in message and "ValueError: simulator blew up" in message

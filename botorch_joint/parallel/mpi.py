@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botorch_joint.evaluation import ExecutorEvaluator
+from botorch_joint.evaluation import ExecutorEvaluator, HungEvaluationsError, check_n_workers
 
 T = TypeVar("T")
 
@@ -86,6 +86,10 @@ class MPIEvaluator(ExecutorEvaluator):
         executor: an existing ``mpi4py.futures`` executor to use (not shut down by
             :meth:`close`).
         grace: see :class:`~botorch_joint.evaluation.ExecutorEvaluator`.
+        stuck_wait: how long points wait for a rank when every rank is stuck in an
+            evaluation past its time limit, before
+            :class:`~botorch_joint.evaluation.HungEvaluationsError` stops the run
+            resumably (see :class:`~botorch_joint.evaluation.ExecutorEvaluator`).
 
     Raises:
         RuntimeError: when started under ``mpiexec`` with more than one rank and no
@@ -98,7 +102,9 @@ class MPIEvaluator(ExecutorEvaluator):
         timeout: float | None = None,
         executor: Any | None = None,
         grace: float | None = None,
+        stuck_wait: float | None = None,
     ) -> None:
+        n_workers = check_n_workers(n_workers)
         owns = executor is None
         if executor is None:
             size = mpi_world_size()
@@ -114,7 +120,12 @@ class MPIEvaluator(ExecutorEvaluator):
         elif n_workers is None:
             n_workers = max(1, mpi_world_size() - 1)
         super().__init__(
-            executor, n_workers=n_workers, timeout=timeout, owns_executor=owns, grace=grace
+            executor,
+            n_workers=n_workers,
+            timeout=timeout,
+            owns_executor=owns,
+            grace=grace,
+            stuck_wait=stuck_wait,
         )
 
     def close(self) -> None:
@@ -166,6 +177,15 @@ def run_on_mpi(
             ev = MPIEvaluator(executor=executor, n_workers=comm.Get_size() - 1, timeout=timeout)
             try:
                 value = fn(ev)
+            except HungEvaluationsError as exc:
+                # The stuck ranks may never return, and the end of the job would wait for
+                # them: end the job now. Everything recorded is on disk; it resumes.
+                sys.stderr.write(
+                    f"botorch-joint (MPI rank 0): {type(exc).__name__}: {exc}\n"
+                    "botorch-joint: aborting the MPI job (resume it with --resume)\n"
+                )
+                sys.stderr.flush()
+                comm.Abort(3)
             except BaseException as exc:  # re-raised below, after the workers are told
                 error = exc
     message = None

@@ -118,3 +118,97 @@ def test_cli_under_mpiexec(tmp_path):
     assert len(df) == 10 and not df["failed"].any()
     evaluated = h.read_log(str(tmp_path / "evaluated.log"))
     assert len(evaluated) == 10
+
+
+# A point whose simulator calls os._exit kills its rank, and mpiexec then ends the job.
+CRASH_SCRIPT = """
+import sys
+import bj_fault_helpers as h
+import botorch_joint as bj
+
+def main(run_dir):
+    problem = h.faulty_problem()
+    X = h.fixed_run_points([h.OK] * 5 + [h.EXIT] + [h.OK] * 4)
+    bj.optimize(problem, budget=len(X), n_initial=4, batch_size=4, evaluator="mpi",
+                strategy=h.FixedPoints(problem, X), run_dir=run_dir, resume=True,
+                progress=False)
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+"""
+
+
+def test_a_point_that_kills_its_rank_is_failed_after_two_crashed_jobs(tmp_path):
+    import botorch_joint as bj
+
+    (tmp_path / "crash.py").write_text(CRASH_SCRIPT)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]),
+        BJ_TEST_FAULTY_LOG=str(tmp_path / "evaluated.log"),
+    )
+    cmd = [MPIEXEC, "-n", "3", sys.executable, "crash.py", str(tmp_path / "run")]
+    for attempt in range(2):  # the job dies each time the point runs
+        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=180)
+        assert proc.returncode != 0, attempt
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    final = bj.load_result(tmp_path / "run")
+    assert final.complete and final.failed.tolist() == [i == 5 for i in range(10)]
+    assert "RunCrashed" in final.errors[5]
+    # every other point was evaluated; one that was running on another rank when the
+    # job died may have been evaluated again (its result never reached rank 0)
+    evaluated = h.read_log(str(tmp_path / "evaluated.log"))
+    ok = np.delete(final.X, 5, axis=0)
+    for x in ok:
+        assert np.any(np.all(evaluated == x, axis=1))
+    assert len(evaluated) <= len(ok) + 2
+
+
+STUCK_SCRIPT = """
+import json, sys
+import bj_fault_helpers as h
+import botorch_joint as bj
+
+def main(out):
+    problem = h.faulty_problem()
+    modes = [h.OK, h.OK, h.STUBBORN, h.STUBBORN, h.OK, h.OK]
+    X = h.fixed_run_points(modes)
+    r = bj.optimize(problem, budget=len(X), n_initial=2, batch_size=4, evaluator="mpi",
+                    strategy=h.FixedPoints(problem, X), timeout=0.5, progress=False)
+    from mpi4py import MPI
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        with open(out, "w") as fh:
+            json.dump({"failed": r.failed.tolist(), "errors": r.errors}, fh)
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+"""
+
+
+def test_ranks_stuck_past_their_time_limit_delay_the_next_points_but_never_fail_them(
+    tmp_path,
+):
+    # Both worker ranks hang in evaluations that swallow the interruption; the two
+    # points behind them must wait for a rank, not be recorded as failures.
+    (tmp_path / "stuck.py").write_text(STUCK_SCRIPT)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]),
+        BJ_TEST_STUBBORN="5",
+    )
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [MPIEXEC, "-n", "3", sys.executable, "stuck.py", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "waiting for a worker" in proc.stderr
+    result = json.loads(out.read_text())
+    assert result["failed"] == [False, False, True, True, False, False]
+    assert all("EvaluationTimeout" in e for e in result["errors"][2:4])
+    assert not any("NoFreeWorker" in (e or "") for e in result["errors"])
