@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 
 
 def journal_epochs(run_dir: Path) -> list[int]:
+    """Epochs of the finished evaluations in the journal (not its "started" lines)."""
     try:  # the run deletes the journal whenever it checkpoints a batch
         text = (run_dir / "journal.jsonl").read_text()
     except FileNotFoundError:
@@ -41,8 +42,10 @@ def journal_epochs(run_dir: Path) -> list[int]:
     out = []
     for line in text.splitlines():
         try:
-            out.append(int(json.loads(line)["epoch"]))
-        except (ValueError, KeyError):
+            rec = json.loads(line)
+            if rec.get("kind", "result") == "result":
+                out.append(int(rec["epoch"]))
+        except (ValueError, KeyError, AttributeError):
             pass  # a line being written
     return out
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
 RUNNER = Path(__file__).resolve().parent / "tutorials" / "run_notebook.py"
 NOTEBOOKS = sorted(TUTORIALS.glob("*/*.ipynb"))
-EXPECTED = ["ax_client", "botorch_dropin", "hpc", "neuron_fitting", "quickstart"]
+EXPECTED = ["ax_client", "botorch_dropin", "from_bluepyopt", "hpc", "neuron_fitting", "quickstart"]
+#: notebooks that cannot run at all without an optional package (skipped without it)
+REQUIRES = {"from_bluepyopt": "bluepyopt"}
 
 # Wall-clock limit for one whole notebook in smoke mode (seconds). Each takes well under
 # a minute on two idle CPU cores; the limit is generous and only catches a hang.
@@ -75,6 +77,8 @@ def test_notebook_runs_in_smoke_mode(path: Path, tmp_path: Path) -> None:
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    if path.stem in REQUIRES:
+        pytest.importorskip(REQUIRES[path.stem])
     env = dict(os.environ)
     # Smoke mode and the repo importable. No MPLBACKEND (conftest sets Agg), so the
     # kernel draws inline and figures become outputs. One BLAS/OpenMP thread: on a small

@@ -6,6 +6,9 @@ the library: edit the cell sources here, then run
     python tutorials/make_notebooks.py           # rewrite every notebook
     python tutorials/make_notebooks.py --check   # exit 1 if a stored notebook is stale
 
+Notebooks named in ``PERCENT_SOURCES`` are written as jupytext percent-format scripts,
+``tutorials/<name>/<name>.py``, and read from there (see :func:`percent_cells`).
+
 Notebooks are stored without outputs and with fixed cell ids, so regenerating an
 unchanged notebook rewrites the same bytes. Every notebook opens with
 ``SMOKE_TEST = os.environ.get("SMOKE_TEST")``; with ``SMOKE_TEST=1`` budgets and model
@@ -16,6 +19,7 @@ a few minutes on two CPU cores.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -957,9 +961,11 @@ HPC = [
 
     def journalled():
         try:  # the run deletes the journal whenever it checkpoints a batch
-            return len(journal.read_text().splitlines())
+            lines = journal.read_text().splitlines()
         except FileNotFoundError:
             return 0
+        # finished evaluations (the journal also notes each point as it starts)
+        return sum('"kind": "result"' in line for line in lines)
 
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -1003,12 +1009,51 @@ HPC = [
     """),
 ]
 
+
+# ------------------------------------------------------------ percent-format sources
+def percent_cells(path: Path) -> list[Cell]:
+    """The cells of a notebook written as a jupytext percent-format script.
+
+    ``# %%`` starts a code cell (``# %% tags=["a", "b"]`` tags it), ``# %% [markdown]``
+    a markdown cell whose lines are comments (``# text``); lines before the first
+    marker (jupytext's header) are skipped. This is the subset of the format the
+    sources here use, read without jupytext so that regenerating needs nothing new.
+    """
+    cells: list[Cell] = []
+    kind: str | None = None
+    tags: tuple[str, ...] = ()
+    lines: list[str] = []
+
+    def flush() -> None:
+        if kind is not None:
+            cells.append((kind, "\n".join(lines).strip("\n"), tags))
+
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            flush()
+            rest = line[4:].strip()
+            kind = "markdown" if rest.startswith("[markdown]") else "code"
+            found = re.search(r"tags=\[([^\]]*)\]", rest)
+            tags = tuple(re.findall(r'"([^"]+)"', found.group(1))) if found else ()
+            lines = []
+        elif kind == "markdown":
+            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+        elif kind == "code":
+            lines.append(line)
+    flush()
+    return cells
+
+
+#: notebooks whose source is ``tutorials/<name>/<name>.py`` (jupytext percent format)
+PERCENT_SOURCES = ["from_bluepyopt"]
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "quickstart": QUICKSTART,
     "botorch_dropin": BOTORCH_DROPIN,
     "ax_client": AX_CLIENT,
     "neuron_fitting": NEURON_FITTING,
     "hpc": HPC,
+    **{name: percent_cells(HERE / name / f"{name}.py") for name in PERCENT_SOURCES},
 }
 
 
