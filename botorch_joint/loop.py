@@ -399,11 +399,12 @@ def _warn_if_all_failed(result: Result, batch: dict[str, Any]) -> None:
     )
 
 
-def _crash_message(deaths: int, max_crashes: int) -> str:
+def _crash_message(deaths: int, solo: int, max_crashes: int) -> str:
     return (
-        f"RunCrashed: the run died {deaths} times while this point was being evaluated "
-        "(the simulator may call os._exit, crash with a segfault or exhaust memory); it "
-        f"is recorded as failed so that the run can go on (max_crashes={max_crashes})"
+        f"RunCrashed: the run died {deaths} times while this point was being evaluated, "
+        f"{solo} of them with no other point running (the simulator may call os._exit, "
+        "crash with a segfault or exhaust memory here); it is recorded as failed so "
+        f"that the run can go on (max_crashes={max_crashes})"
     )
 
 
@@ -440,16 +441,19 @@ def _run_batch(
     journal keeps only this batch's lines. Until the next checkpoint the batch lives in
     the journal: a "started" line for each point written before it goes to a worker
     and, fsynced, each finished evaluation, so a kill at any moment loses none.
-    Finished rows found in the journal are not evaluated again; a row that was running
-    when an earlier attempt died is evaluated alone, after the others, so that if it
-    takes the run down again the death is its own; after ``max_crashes`` deaths it is
-    recorded as failed instead.
+    Finished rows found in the journal are not evaluated again. Rows that were running
+    when an earlier attempt died (a kill from outside, or one of them took the process
+    down) run after the others, together while they have fewer than ``max_crashes``
+    deaths and then one at a time, so that a further death is the row's own. A row
+    with ``max_crashes`` deaths, one at least with no other row running, is recorded as
+    failed instead of run again.
     """
     epoch = int(batch["epoch"])
     X = np.asarray(batch["X"], dtype=float).reshape(-1, problem.dim)
     journal = read_journal(run_dir, batch) if run_dir is not None else None
     done: dict[int, Evaluation] = {} if journal is None else dict(journal.done)
     crashes: dict[int, int] = {} if journal is None else journal.crashes
+    solo: dict[int, int] = {} if journal is None else journal.solo
     if journal is not None and journal.ignored:
         warnings.warn(
             f"{Path(run_dir) / JOURNAL}: {journal.ignored} record(s) of epoch {epoch} do "
@@ -459,8 +463,8 @@ def _run_batch(
             stacklevel=3,
         )
     for i, deaths in sorted(crashes.items()):
-        if deaths >= max_crashes:
-            failed = failed_evaluation(problem, _crash_message(deaths, max_crashes))
+        if deaths >= max_crashes and solo.get(i, 0):
+            failed = failed_evaluation(problem, _crash_message(deaths, solo[i], max_crashes))
             warnings.warn(
                 f"{problem.to_dict(X[i])} (row {i} of epoch {epoch}): {failed.error}",
                 stacklevel=3,
@@ -520,10 +524,12 @@ def _run_batch(
 
     t0 = time.perf_counter()
     first = [i for i in todo if i not in crashes]
-    if first:
-        evaluate(first)
+    again = [i for i in todo if 0 < crashes.get(i, 0) < max_crashes]
+    for rows in (first, again):
+        if rows:
+            evaluate(rows)
     for i in todo:
-        if i in crashes:  # alone, so that a death during it is its own
+        if crashes.get(i, 0) >= max_crashes:  # alone: a death now is its own
             evaluate([i])
     eval_s = time.perf_counter() - t0
     result.append(X, [done[i] for i in range(len(X))], epoch)

@@ -531,16 +531,23 @@ def batch_id(epoch: int, X: Any) -> str:
 class BatchJournal:
     """What the journal says about the batch in flight.
 
+    An attempt of the run *died* with a row in flight if it wrote the row's "started"
+    line but neither its result nor an "interrupted" line. When a death leaves one row
+    in flight, it is that row's own doing (*solo*); with several in flight, any one of
+    them may have caused it.
+
     Attributes:
         done: finished evaluations by row of the batch.
-        crashes: for rows not done, how many earlier attempts of the run died while
-            the row was being evaluated.
+        crashes: for rows not done, how many earlier attempts died with the row in
+            flight.
+        solo: for rows not done, how many of those deaths had no other row in flight.
         ignored: records with this batch's epoch that belong to another batch or
             another point (written by another run in this directory): never applied.
     """
 
     done: dict[int, Evaluation] = field(default_factory=dict)
     crashes: dict[int, int] = field(default_factory=dict)
+    solo: dict[int, int] = field(default_factory=dict)
     ignored: int = 0
 
 
@@ -673,8 +680,9 @@ def read_journal(run_dir: str | os.PathLike, batch: dict[str, Any]) -> BatchJour
         return out
     epoch, batch_id = int(batch["epoch"]), batch.get("id")
     X = [[float(v) for v in row] for row in batch["X"]]
-    started: dict[int, set[Any]] = {}
-    interrupted: dict[int, set[Any]] = {}
+    # per attempt: rows it started, finished, and left when it stopped in order
+    started: dict[Any, set[int]] = {}
+    ended: dict[Any, set[int]] = {}
     for line in text.splitlines():
         try:
             rec = json.loads(line)
@@ -692,14 +700,14 @@ def read_journal(run_dir: str | os.PathLike, batch: dict[str, Any]) -> BatchJour
         ):
             out.ignored += 1
             continue
-        kind = rec.get("kind")
+        kind, attempt = rec.get("kind"), rec.get("attempt")
         if kind == STARTED:
-            started.setdefault(i, set()).add(rec.get("attempt"))
+            started.setdefault(attempt, set()).add(i)
         elif kind == INTERRUPTED:
-            interrupted.setdefault(i, set()).add(rec.get("attempt"))
-        elif kind == RESULT and i not in out.done:
+            ended.setdefault(attempt, set()).add(i)
+        elif kind == RESULT:
             try:
-                out.done[i] = Evaluation(
+                ev = Evaluation(
                     np.asarray(rec["y"], dtype=float).reshape(-1),
                     np.asarray(rec["c"], dtype=float).reshape(-1),
                     bool(rec["failed"]),
@@ -708,11 +716,15 @@ def read_journal(run_dir: str | os.PathLike, batch: dict[str, Any]) -> BatchJour
                 )
             except (KeyError, TypeError, ValueError):
                 out.ignored += 1
-    for i, attempts in started.items():
-        if i not in out.done:
-            n = len(attempts - interrupted.get(i, set()))
-            if n:
-                out.crashes[i] = n
+                continue
+            out.done.setdefault(i, ev)
+            ended.setdefault(attempt, set()).add(i)
+    for attempt, rows in started.items():
+        in_flight = rows - ended.get(attempt, set())  # when that attempt died
+        for i in in_flight - out.done.keys():
+            out.crashes[i] = out.crashes.get(i, 0) + 1
+            if len(in_flight) == 1:
+                out.solo[i] = out.solo.get(i, 0) + 1
     return out
 
 

@@ -368,6 +368,43 @@ def test_max_crashes_sets_how_often_a_crashing_point_is_retried(tmp_path):
     assert int(final.failed.sum()) == 1
 
 
+GROUP_CRASH_RUN = """
+import concurrent.futures as cf, sys
+sys.path.insert(0, {helpers!r})
+import bj_fault_helpers as h
+import botorch_joint as bj
+problem = h.faulty_problem()
+X = h.fixed_run_points({modes!r})
+with cf.ThreadPoolExecutor(2) as pool:  # os._exit in a thread ends the whole process
+    bj.optimize(problem, budget=len(X), n_initial=2, batch_size=4, run_dir={run_dir!r},
+                strategy=h.FixedPoints(problem, X), resume=True, progress=False,
+                evaluator=pool)
+"""
+
+
+def test_a_point_that_kills_the_run_beside_another_is_told_apart_from_it(tmp_path):
+    # The killer dies with a slow, innocent point in flight. Both are retried together,
+    # then one at a time: the innocent one finishes, the killer alone is failed.
+    modes = [h.OK, h.OK, h.HANG, h.EXIT, h.OK, h.OK]
+    code = GROUP_CRASH_RUN.format(helpers=str(HELPERS), modes=modes, run_dir=str(tmp_path / "run"))
+    env = dict(os.environ, BJ_TEST_HANG="2", BJ_TEST_FAULTY_LOG=str(tmp_path / "evaluated.log"))
+    codes = []
+    for _ in range(5):  # resubmitted until it finishes
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
+        codes.append(proc.returncode)
+        if proc.returncode == 0:
+            break
+    assert codes == [3, 3, 3, 0], proc.stderr[-3000:]
+    final = bj.load_result(tmp_path / "run")
+    assert final.failed.tolist() == [m == h.EXIT for m in modes]
+    assert "1 of them with no other point running" in final.errors[modes.index(h.EXIT)]
+    evaluated = h.read_log(str(tmp_path / "evaluated.log"))
+    hang = final.X[modes.index(h.HANG)]
+    assert np.sum(np.all(evaluated == hang, axis=1)) == 1  # finished once, alone
+
+
 def test_interrupting_a_run_is_not_a_crash(tmp_path):
     # Ctrl-C three times while the same point runs: it is evaluated, not failed.
     problem = h.faulty_problem()
