@@ -251,6 +251,9 @@ class SerialEvaluator(Evaluator):
         timeout: per-evaluation time limit in seconds, enforced with ``SIGALRM`` (main
             thread only). With a limit, points are evaluated one at a time even if the
             problem has ``batch_evaluate``.
+
+    Raises:
+        ValueError: a timeout that is not a positive number of seconds.
     """
 
     n_workers = 1
@@ -375,6 +378,9 @@ class ProcessEvaluator(Evaluator):
             killed (default :func:`default_grace`).
         start_method: ``multiprocessing`` start method; ``"spawn"`` (the default) is
             safe with threads and torch.
+
+    Raises:
+        ValueError: ``n_workers`` below 1 or a timeout that is not a positive number.
     """
 
     def __init__(

@@ -68,7 +68,7 @@ class Problem:
     Args:
         name: a short identifier, used in file names and plots.
         parameters: ``name -> (low, high)`` box bounds, in the simulator's own units.
-        objectives: names of the objectives (minimised).
+        objectives: names of the objectives (minimised); a single string is one name.
         constraints: names of the constraints (satisfied iff value ``>= 0``).
         evaluate: ``fn(params: dict[str, float]) -> dict[str, float]`` returning every
             objective and constraint by name. Optional if ``batch_evaluate`` is given.
@@ -83,9 +83,10 @@ class Problem:
         metadata: free-form extra information (e.g. ground-truth parameters).
 
     Raises:
-        ProblemDefinitionError: for empty or duplicate names, inverted or non-finite
-            bounds, or a reference point of the wrong length. The message names the
-            offending parameter or output.
+        ProblemDefinitionError: for empty or duplicate names, a name reserved for a
+            bookkeeping column (:data:`RESERVED_NAMES`), inverted or non-finite bounds
+            or bounds whose span overflows, or a reference point of the wrong length.
+            The message names the offending parameter or output.
     """
 
     def __init__(
