@@ -65,6 +65,10 @@ __all__ = [
 #: objective spread of 0.1 the logit counts as uncertain by about 1.6 (``sqrt(8 / pi)``).
 DEFAULT_EXPLORE_TEMPERING = 0.1
 
+#: Feasibility weight of the descent while no evaluation is feasible: the objective
+#: term stays only to break ties.
+FEASIBILITY_ONLY = 1e4
+
 
 @dataclass
 class SearchResult:
@@ -178,6 +182,10 @@ class SurrogateSearch:
             ``None`` (default): 0.1 for
             :class:`~botorch_joint.models.JointSurrogate`, 0 (off) for GPs, whose
             ``Phi(mu / sigma)`` already widens away from the data.
+        feasibility_first: while no evaluation is feasible, the descent minimises the
+            predicted violation (``-sum_j log P_j``) alone, half of its starts are the
+            least-violating evaluations, and the batch is topped up by P(feasible)
+            alone.
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
             observed feasible, else successful, objectives' maximum plus 10 % of their
             range).
@@ -225,6 +233,7 @@ class SurrogateSearch:
         explore_min_probability: float = 0.1,
         explore_parents: int = 16,
         explore_tempering: float | None = None,
+        feasibility_first: bool = True,
         ref_point: np.ndarray | None = None,
         calibrate_feasibility: bool | None = None,
         dtype: torch.dtype = torch.float64,
@@ -289,6 +298,7 @@ class SurrogateSearch:
         if not explore_tempering >= 0:  # also rejects NaN
             raise ValueError(f"explore_tempering must be >= 0, got {explore_tempering!r}")
         self.explore_tempering = float(explore_tempering)
+        self.feasibility_first = bool(feasibility_first)
         self.ref_point = None if ref_point is None else np.asarray(ref_point, float)
         self.dtype = dtype
 
@@ -441,9 +451,12 @@ class SurrogateSearch:
         # 3. constraint-gradient descent from the best candidates, evaluated and fresh
         trace_U: np.ndarray | None = None
         trace_pred: dict[str, np.ndarray | None] | None = None
+        # No evaluation feasible yet: the descent seeks feasibility alone, from the
+        # least-violating evaluations (diverse starts); the objectives wait.
+        seek = self.feasibility_first and self.use_feasibility and not feasible_obs.any()
         if self.cgd_starts > 0 and self.cgd_steps > 0:
-            n_pop = min(self.cgd_starts // 2, pop_U.shape[0])
-            n_obs = min(self.cgd_starts // 4, len(par))
+            n_pop = min(self.cgd_starts // (4 if seek else 2), pop_U.shape[0])
+            n_obs = min(self.cgd_starts // (2 if seek else 4), len(par))
             n_new = max(0, self.cgd_starts - n_pop - n_obs)
             starts = np.vstack([pop_U[:n_pop], U_eval[par[:n_obs]], rng.random((n_new, d))])
             cgd = ConstraintGradientDescent(
@@ -452,7 +465,7 @@ class SurrogateSearch:
                 steps=self.cgd_steps,
                 lr=self.cgd_lr,
                 lr_final=self.cgd_lr_final,
-                feasibility_weight=self.feasibility_weight,
+                feasibility_weight=FEASIBILITY_ONLY if seek else self.feasibility_weight,
                 uncertainty_weight=self.uncertainty_weight,
                 ideal=ideal,
                 scale=scale,
@@ -506,13 +519,13 @@ class SurrogateSearch:
         # objectives decide between candidates that are about equally likely feasible.
         fill = ((rank_obj - ideal) / scale).mean(axis=1)
         if pool["log_p"] is not None:
-            fill = fill - self.feasibility_weight * pool["log_p"]
+            fill = -pool["log_p"] if seek else fill - self.feasibility_weight * pool["log_p"]
         ref, front = None, None
         if self.selection == "hvi":
             front = Y[ok_obs & feasible_obs]
             ref = self.ref_point
-            if ref is None:
-                base = front if len(front) else Y[ok_obs]
+            base = front if len(front) else Y[ok_obs]
+            if ref is None and len(base):  # no success yet: nothing to improve on
                 ref = base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
         select = {
             "feasibility_threshold": self.feasibility_threshold,
@@ -600,6 +613,7 @@ class SurrogateSearch:
             "seconds_selection": t_end - t_sel,
             "seconds_total": t_end - t_start,
             "feasibility_calibration": self.calibration,
+            "feasibility_first": bool(seek),
         }
         return SearchResult(
             X=np.clip(self._from_unit(pool_U[idx]), self.bounds[0], self.bounds[1]),

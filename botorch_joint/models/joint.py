@@ -23,12 +23,17 @@ from botorch.models.transforms.outcome import OutcomeTransform
 from botorch.utils.datasets import SupervisedDataset
 from torch import Tensor
 
+from botorch_joint.models.gp import impute_constraints
 from botorch_joint.models.networks import build_network
 
 __all__ = ["JointSurrogate"]
 
 #: Rows per network call in :meth:`JointSurrogate.member_outputs`.
 PREDICT_CHUNK = 4096
+
+#: Smallest residual scale of the value head (``asinh`` units): where the members agree
+#: exactly, a value 0.1 past the boundary still leaves P(c >= 0) at 2 %, not 0.
+VALUE_NOISE_FLOOR = 0.05
 
 
 class JointSurrogate(EnsembleModel):
@@ -86,6 +91,20 @@ class JointSurrogate(EnsembleModel):
             weights, hold-out split, minibatches, dropout). The global RNG is untouched.
         dtype: floating type of the network weights (inputs and outputs keep their own).
         network_options: keyword arguments for the backbone (e.g. ``{"n_blocks": 3}``).
+        constraint_values: also regress every constraint's value, on the robust scale
+            ``asinh(c / s_j)`` (``s_j`` the median ``|c_j|`` observed, so huge or
+            saturated values do not dominate), with the regression head. A member's
+            probability that constraint ``j`` holds then pools its classifier and its
+            value prediction, ``log P = (log sigmoid(l) + log Phi(v / r_j)) / 2`` (``r_j``
+            the value head's training residual), and uses the value alone while the
+            classifier has seen one class only: a graded constraint tells how far a point
+            is from feasibility, and its gradient leads there before any evaluation is
+            feasible. Labels keep what values cannot: failed rows and NaN values teach
+            the classifier only.
+        holdout_folds: train member ``e`` without the ``e``-th of ``E`` random folds of
+            the rows (without a validation hold-out), so that
+            :meth:`holdout_predictions` gives a cross-validated prediction of every
+            fold's rows at no extra training cost.
         constraint_columns: for use through Ax, which passes every metric as a column
             of ``train_Y``: indices of the columns that are constraint values. Those
             columns train the classification head (label ``value >= threshold``) and
@@ -116,6 +135,8 @@ class JointSurrogate(EnsembleModel):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         network_options: dict[str, Any] | None = None,
+        constraint_values: bool = True,
+        holdout_folds: bool = False,
         constraint_columns: Sequence[int] | None = None,
         constraint_thresholds: Sequence[float] | None = None,
     ) -> None:
@@ -149,6 +170,7 @@ class JointSurrogate(EnsembleModel):
             "validation_fraction": float(validation_fraction),
             "bootstrap": bool(bootstrap),
             "num_threads": num_threads,
+            "holdout_folds": bool(holdout_folds),
         }
         # Raw training data, kept for refits and for Ax/BoTorch utilities.
         self.train_X = train_X
@@ -200,21 +222,40 @@ class JointSurrogate(EnsembleModel):
         self._X_fit = self._normalise(X_model).to(dtype)
         self._Y_fit = ((Y0 - mean) / std).to(dtype)
         self._Y_mask = finite.to(dtype)
+        self.constraint_values = bool(constraint_values and k)
         if k:
             C = train_C - self.thresholds
             labels = (C >= 0) & ~failed.unsqueeze(-1)  # NaN >= 0 is False: violated
             self._labels = labels.to(dtype)
+            # A classifier that has seen one class only says nothing about where the
+            # constraint holds (see ``feasibility_mask``).
+            both = labels.any(dim=0) & (~labels).any(dim=0)
+            observed = (torch.isfinite(C) & ~failed.unsqueeze(-1)).any(dim=0)
         else:
             self._labels = None
+            both = observed = torch.zeros(0, dtype=torch.bool)
+        self.register_buffer("_classifier_informative", both)
+        self.register_buffer("_value_informative", observed & self.constraint_values)
+        n_values = k if self.constraint_values else 0
+        if n_values:
+            values, value_mask, value_scale = _value_targets(C, failed)
+            self._Y_fit = torch.cat([self._Y_fit, values.to(dtype)], dim=-1)
+            self._Y_mask = torch.cat([self._Y_mask, value_mask.to(dtype)], dim=-1)
+        else:
+            value_scale = torch.ones(k).to(train_X)
+        self.register_buffer("value_scale", value_scale.to(train_X))
+        # Residual scale of the value head, set after each fit.
+        self.register_buffer("value_noise", torch.full((k,), VALUE_NOISE_FLOOR).to(train_X))
 
         devices = [train_X.device] if train_X.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
             self.net = build_network(
-                backbone, ensemble_size, d, m, k, **dict(network_options or {})
+                backbone, ensemble_size, d, m + n_values, k, **dict(network_options or {})
             ).to(device=train_X.device, dtype=dtype)
         self.fit_seconds: float | None = None
         self.epochs_trained: int | None = None
+        self._folds: Tensor | None = None
         self.eval()
 
     # ------------------------------------------------------------------ BoTorch
@@ -264,6 +305,16 @@ class JointSurrogate(EnsembleModel):
             return torch.cat([obj, shifted], dim=-1)[..., self._column_order]
         return obj if prob is None else torch.cat([obj, prob], dim=-1)
 
+    @property
+    def feasibility_mask(self) -> Tensor:
+        """``(k,)`` bool: constraints whose predicted feasibility carries information.
+
+        A constraint is informative once its value head has a finite observed value, or
+        its classifier has seen both classes; the others predict P = 1/2 from an
+        untrained head and are best left out of a search.
+        """
+        return self._classifier_informative | self._value_informative
+
     def member_outputs(self, X: Tensor) -> tuple[Tensor, Tensor | None]:
         """Per-member objectives and feasibility probabilities.
 
@@ -273,6 +324,21 @@ class JointSurrogate(EnsembleModel):
         Returns:
             ``(objectives, probabilities)`` of shapes ``batch_shape x E x n x m`` and
             ``batch_shape x E x n x k`` (``None`` when ``k == 0``), in ``X``'s dtype.
+        """
+        obj, log_prob = self.member_predictions(X)
+        return obj, None if log_prob is None else log_prob.exp()
+
+    def member_predictions(self, X: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Per-member objectives and log probabilities that each constraint holds.
+
+        Args:
+            X: ``batch_shape x n x d`` inputs (after any ``input_transform``).
+
+        Returns:
+            ``(objectives, log_probabilities)`` of shapes ``batch_shape x E x n x m`` and
+            ``batch_shape x E x n x k`` (``None`` when ``k == 0``), in ``X``'s dtype.
+            The log probabilities stay finite (with useful gradients) far from
+            feasibility, where the probabilities themselves underflow.
         """
         batch, d = X.shape[:-1], X.shape[-1]
         flat = self._normalise(X).reshape(-1, d).to(self._net_dtype)
@@ -289,10 +355,42 @@ class JointSurrogate(EnsembleModel):
             t = t.to(X.dtype).reshape(self.ensemble_size, *batch, t.shape[-1])
             return t.movedim(0, -3)
 
-        obj = unflatten(reg) * self.y_std.to(X) + self.y_mean.to(X)
-        # Sigmoid after the cast: in double precision P only underflows for |logit| > 700.
-        prob = None if logits is None else torch.sigmoid(unflatten(logits))
-        return obj, prob
+        return self._heads(unflatten(reg), None if logits is None else unflatten(logits))
+
+    def _heads(self, reg: Tensor, logits: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Objectives and log P(feasible) from raw head outputs (any shape ``... x c``)."""
+        m = self.num_objectives
+        obj = reg[..., :m] * self.y_std.to(reg) + self.y_mean.to(reg)
+        if logits is None:
+            return obj, None
+        # In the caller's (double) precision log sigmoid is exact for any logit.
+        log_cls = F.logsigmoid(logits)
+        if not self.constraint_values:
+            return obj, log_cls
+        log_val = torch.special.log_ndtr(reg[..., m:] / self.value_noise.to(reg))
+        both = self._classifier_informative & self._value_informative
+        pooled = torch.where(both, 0.5 * (log_cls + log_val), log_val)
+        return obj, torch.where(self._value_informative, pooled, log_cls)
+
+    def holdout_predictions(self) -> tuple[Tensor, Tensor, Tensor | None] | None:
+        """Each fold's rows as predicted by the member that did not train on them.
+
+        Only after a fit with ``holdout_folds=True`` (and at least two rows per member).
+
+        Returns:
+            ``(rows, objectives, log_probabilities)``: ``(N,)`` training-row indices,
+            ``(N, m)`` objectives and ``(N, k)`` log P(feasible) (``None`` if ``k == 0``),
+            in ``train_X``'s dtype; or ``None`` without folds.
+        """
+        if self._folds is None:
+            return None
+        dtype = self.train_X.dtype
+        with torch.no_grad():
+            reg, logits = self.net(self._X_fit[self._folds])
+        obj, log_prob = self._heads(reg.to(dtype), None if logits is None else logits.to(dtype))
+        rows = self._folds.reshape(-1)
+        obj = obj.reshape(-1, obj.shape[-1])
+        return rows, obj, None if log_prob is None else log_prob.reshape(-1, log_prob.shape[-1])
 
     # ----------------------------------------------------------------- training
     def fit(self, verbose: bool = False, **overrides: Any) -> JointSurrogate:
@@ -324,9 +422,21 @@ class JointSurrogate(EnsembleModel):
                 self.epochs_trained = self._train(opts, verbose)
         finally:
             torch.set_num_threads(threads)
-        self.fit_seconds = time.perf_counter() - t0
         self.eval()
+        if self.constraint_values:
+            self._set_value_noise()
+        self.fit_seconds = time.perf_counter() - t0
         return self
+
+    def _set_value_noise(self) -> None:
+        """``value_noise``: RMS training residual of the members' mean value prediction."""
+        m, k = self.num_objectives, self.num_constraints
+        with torch.no_grad():
+            X = self._X_fit.unsqueeze(0).expand(self.ensemble_size, *self._X_fit.shape)
+            pred = self.net(X)[0][..., m:].mean(dim=0)
+            target, mask = self._Y_fit[:, m : m + k], self._Y_mask[:, m : m + k]
+            sq = ((pred - target) ** 2 * mask).sum(dim=0) / mask.sum(dim=0).clamp_min(1.0)
+        self.value_noise = sq.sqrt().clamp_min(VALUE_NOISE_FLOOR).to(self.value_noise)
 
     def _member_loss(
         self,
@@ -367,6 +477,15 @@ class JointSurrogate(EnsembleModel):
         # Each member holds out its own random rows, so together they see all the data.
         perm = torch.argsort(torch.rand(E, n, device=device), dim=1)
         val_idx, tr_idx = perm[:, :n_val], perm[:, n_val:]
+        self._folds = None
+        if opts["holdout_folds"] and n_val == 0 and n >= 2 * E:
+            # Member e leaves out fold e (rows beyond E * f are in no fold): the
+            # ensemble still sees every row, and each fold has an honest prediction.
+            f, order = n // E, perm[0]
+            self._folds = order[: E * f].reshape(E, f)
+            tr_idx = torch.stack(
+                [torch.cat([order[: e * f], order[(e + 1) * f :]]) for e in range(E)]
+            )
         n_tr = tr_idx.shape[1]
         if opts["bootstrap"]:
             tr_idx = tr_idx.gather(1, torch.randint(0, n_tr, (E, n_tr), device=device))
@@ -437,6 +556,29 @@ def _adamw(net: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.
         return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def _value_targets(C: Tensor, failed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Regression targets of the value head.
+
+    Args:
+        C: ``(n, k)`` constraint values less their thresholds (feasible iff ``>= 0``).
+        failed: ``(n,)`` failed evaluations.
+
+    Returns:
+        ``(values, mask, scale)``: ``asinh(C / scale)`` with unknown values imputed as
+        violated (:func:`~botorch_joint.models.gp.impute_constraints`), ``(n, k)``
+        whether each value is a target (every one), and the ``(k,)`` median ``|c|`` of
+        the finite values of successful rows (1 where there are none or it is 0).
+    """
+    ok = torch.isfinite(C) & ~failed.unsqueeze(-1)
+    magnitude = torch.where(ok, C.abs(), torch.full_like(C, math.nan))
+    scale = torch.nanmedian(magnitude, dim=0).values
+    scale = torch.where(torch.isfinite(scale) & (scale > 0), scale, torch.ones_like(scale))
+    # Failed rows and NaN values become clearly violated targets, as for the GPs: left
+    # out, the value head would extrapolate feasibility into a region where runs fail.
+    values = torch.asinh(impute_constraints(C, failed) / scale)
+    return values, torch.ones_like(ok), scale
 
 
 def _data_bounds(X: Tensor) -> Tensor:

@@ -37,6 +37,7 @@ _BUILTINS: dict[str, str] = {
     "osy": "botorch_joint.problems.test_functions:osy",
     "constrained-branincurrin": "botorch_joint.problems.test_functions:constrained_branincurrin",
     "hh-cell": "botorch_joint.problems.hh_cell:hh_cell",
+    "hh-cell-passfail": "botorch_joint.problems.hh_cell:hh_cell_passfail",
     "hh-neuron": "botorch_joint.problems.hh_neuron:hh_neuron",
     "ei-network": "botorch_joint.problems.ei_network:ei_network",
     "mean-field": "botorch_joint.problems.mean_field:mean_field",

@@ -715,10 +715,26 @@ class HHCellSimulator:
         return Y, C
 
 
+class PassFail:
+    """A simulator whose constraint values are reduced to +1 (satisfied) or -1.
+
+    The case a classifier is for: a GP of such values learns no margins. Failed points
+    keep NaN.
+    """
+
+    def __init__(self, simulator: HHCellSimulator) -> None:
+        self.simulator = simulator
+
+    def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Y, C = self.simulator(X)
+        with np.errstate(invalid="ignore"):
+            return Y, np.where(np.isnan(C), np.nan, np.where(C >= 0, 1.0, -1.0))
+
+
 class HHCellEvaluate:
     """``evaluate(params: dict) -> dict`` wrapper around a :class:`HHCellSimulator`."""
 
-    def __init__(self, simulator: HHCellSimulator) -> None:
+    def __init__(self, simulator: HHCellSimulator | PassFail) -> None:
         self.simulator = simulator
 
     def __call__(self, params: Mapping[str, float]) -> dict[str, float]:
@@ -732,6 +748,7 @@ def hh_cell(
     dt: float = 0.05,
     currents: Sequence[float] = DEFAULT_CURRENTS_NA,
     chunk_size: int = 512,
+    pass_fail: bool = False,
 ) -> Problem:
     """The ``hh-cell`` problem: 11 parameters, 4 objectives, 7 constraints.
 
@@ -740,6 +757,8 @@ def hh_cell(
         currents: step amplitudes (nA): one hyperpolarising step, then increasing
             depolarising steps on which the ground truth spikes.
         chunk_size: points simulated together by ``batch_evaluate``.
+        pass_fail: report each constraint as +1 (satisfied) or -1 only (the
+            ``hh-cell-passfail`` problem).
 
     Returns:
         A :class:`Problem` with ``batch_evaluate`` and ``evaluate``, ``ref_point`` of
@@ -750,17 +769,19 @@ def hh_cell(
     """
     sim = HHCellSimulator(currents=currents, dt=dt, chunk_size=chunk_size)
     targets: dict[str, Any] = {k: v[0].tolist() for k, v in sim.targets.items()}
+    batch: HHCellSimulator | PassFail = PassFail(sim) if pass_fail else sim
     return Problem(
-        name="hh-cell",
+        name="hh-cell-passfail" if pass_fail else "hh-cell",
         parameters={k: (lo, hi) for k, (lo, hi, _, _) in PARAMETERS.items()},
         objectives=OBJECTIVES,
         constraints=CONSTRAINTS,
-        evaluate=HHCellEvaluate(sim),
-        batch_evaluate=sim,
+        evaluate=HHCellEvaluate(batch),
+        batch_evaluate=batch,
         ref_point=[1.0] * len(OBJECTIVES),
         max_hv=1.0,
         description="Hodgkin-Huxley RS cell (Na, Kd, M, leak) fitted to current-clamp "
-        "features; vectorised NumPy",
+        + ("features, constraints as pass/fail only" if pass_fail else "features")
+        + "; vectorised NumPy",
         metadata={
             "ground_truth": dict(GROUND_TRUTH),
             "targets": targets,
@@ -770,3 +791,8 @@ def hh_cell(
             "dt": sim.dt,
         },
     )
+
+
+def hh_cell_passfail(**kwargs: Any) -> Problem:
+    """``hh-cell`` with every constraint reported as +1 / -1 (see :func:`hh_cell`)."""
+    return hh_cell(pass_fail=True, **kwargs)

@@ -81,6 +81,8 @@ class SurrogateStrategy(Strategy):
         sensitivity_options: dict[str, Any] | None = None,
         fit_options: dict[str, Any] | None = None,
         num_threads: int | None = None,
+        portfolio: str | None = None,
+        portfolio_weight: float = 0.5,
     ) -> None:
         super().__init__(problem, budget, seed)
         if method not in MODELS:
@@ -99,6 +101,10 @@ class SurrogateStrategy(Strategy):
         self.sensitivity_options = dict(sensitivity_options or {})
         self.fit_options = dict(fit_options or {})
         self.num_threads = num_threads
+        if portfolio not in (None, "split", "mixture", "stacked"):
+            raise ValueError(f"unknown portfolio {portfolio!r}")
+        self.portfolio = portfolio if self.kind == "joint" else None
+        self.portfolio_weight = float(portfolio_weight)
         self.last_model: Any = None
 
     # ----------------------------------------------------------------- design
@@ -106,9 +112,15 @@ class SurrogateStrategy(Strategy):
         return self.problem.from_unit(sample(self.initial_design, n, self.problem.dim, self.seed))
 
     # ------------------------------------------------------------------ model
-    def fit(self, data: Result, epoch: int) -> Any:
+    def fit(self, data: Result, epoch: int, kind: str | None = None) -> Any:
         """Fit this method's model to ``data``, seeded from ``(seed, epoch)``."""
         from botorch_joint.models import GPR, MEGP, JointSurrogate, fit_model
+
+        kind = kind or self.kind
+        # Options belong to the method's own model, not to a portfolio's second one.
+        own = kind == self.kind
+        model_options = self.model_options if own else {}
+        fit_options = self.fit_options if own else {}
 
         model_seed = int(epoch_rng(self.seed, epoch).integers(2**31 - 1))
         X = torch.as_tensor(data.X, dtype=torch.float64)
@@ -117,7 +129,7 @@ class SurrogateStrategy(Strategy):
         bounds = torch.as_tensor(self.problem.bounds, dtype=torch.float64)
         with torch.random.fork_rng():
             torch.manual_seed(model_seed)
-            if self.kind == "joint":
+            if kind == "joint":
                 # Failed rows stay: they teach the feasibility head where runs fail.
                 model = JointSurrogate(
                     X,
@@ -126,32 +138,20 @@ class SurrogateStrategy(Strategy):
                     backbone=self.backbone,
                     bounds=bounds,
                     seed=model_seed,
-                    **self.model_options,
+                    **({"holdout_folds": True} if self.portfolio == "stacked" else {}),
+                    **model_options,
                 )
-            elif self.kind == "gpr":
+            elif kind == "gpr":
                 # Constraint GPs learn failed rows as violated (imputed values).
-                model = GPR(X, Y, C, bounds=bounds, **self.model_options)
+                model = GPR(X, Y, C, bounds=bounds, **model_options)
             else:
                 # The Kronecker structure needs every output on every row.
                 ok = torch.isfinite(Y).all(dim=-1)
                 model = MEGP(
-                    X[ok], Y[ok], None if C is None else C[ok], bounds=bounds, **self.model_options
+                    X[ok], Y[ok], None if C is None else C[ok], bounds=bounds, **model_options
                 )
-            model = fit_model(model, **self.fit_options)
+            model = fit_model(model, **fit_options)
         return model
-
-    @staticmethod
-    def feasibility_mask(data: Result) -> np.ndarray:
-        """``(k,)``: constraints whose classifier has seen both classes.
-
-        A classification head trained only on violations (or only on successes) of a
-        constraint says nothing about where that constraint holds, so the search
-        ignores it until both classes have been observed; meanwhile the ranking of
-        parents by observed violation (which uses the constraint values) steers.
-        """
-        with np.errstate(invalid="ignore"):
-            sat = (data.C >= 0) & ~data.failed[:, None]
-        return sat.any(axis=0) & (~sat).any(axis=0)
 
     def _n_usable(self, data: Result) -> int:
         ok = ~data.failed & np.all(np.isfinite(data.Y), axis=1)
@@ -172,6 +172,24 @@ class SurrogateStrategy(Strategy):
         try:
             t0 = time.perf_counter()
             model = self.fit(data, epoch)
+            ok = ~data.failed & np.all(np.isfinite(data.Y), axis=1)
+            gp = self.fit(data, epoch, "gpr") if self.portfolio and ok.sum() >= 2 else None
+            mix: dict[str, Any] = {}
+            if gp is None:
+                search_model = model
+            elif self.portfolio == "mixture":
+                from botorch_joint.models.hybrid import MixtureSurrogate
+
+                search_model = MixtureSurrogate(model, gp, self.portfolio_weight)
+            elif self.portfolio == "stacked":
+                from botorch_joint.models.hybrid import MixtureSurrogate, stacking_weights
+
+                mix = stacking_weights(model, gp)
+                search_model = MixtureSurrogate(
+                    model, gp, mix["weight"], mix["feasibility_weight"]
+                )
+            else:
+                search_model = model
             self.last_model = model
             t1 = time.perf_counter()
             sens = None
@@ -191,17 +209,30 @@ class SurrogateStrategy(Strategy):
             from botorch_joint.acquisition.search import SurrogateSearch
 
             use_feas = self.uses_constraints and self.problem.num_constraints > 0
-            mask = self.feasibility_mask(data) if use_feas and self.kind == "joint" else None
-            search_opts = {"ref_point": self.problem.ref_point, **self.search_options}
-            search = SurrogateSearch(
-                model,
-                self.problem.bounds,
-                sensitivity=None if sens is None else sens.indices,
-                use_feasibility=use_feas,
-                feasibility_mask=mask,
-                **search_opts,
-            )
-            res = search.propose(data.X, data.Y, data.C, data.failed, n, rng)
+
+            def search(surrogate: Any, q: int) -> Any:
+                # Models say which constraints their feasibility predictions inform.
+                informative = getattr(surrogate, "feasibility_mask", None) if use_feas else None
+                mask = None if informative is None else np.asarray(informative.cpu(), bool)
+                search_opts = {"ref_point": self.problem.ref_point, **self.search_options}
+                return SurrogateSearch(
+                    surrogate,
+                    self.problem.bounds,
+                    sensitivity=None if sens is None else sens.indices,
+                    use_feasibility=use_feas,
+                    feasibility_mask=mask,
+                    **search_opts,
+                ).propose(data.X, data.Y, data.C, data.failed, q, rng), mask
+
+            if self.portfolio == "split" and gp is not None:
+                q_net = int(round(self.portfolio_weight * n))
+                res, mask = search(model, q_net)
+                if n - q_net:
+                    res_gp, _ = search(gp, n - q_net)
+                    res.X = np.vstack([res.X, res_gp.X])
+                    res.p_feasible = None
+            else:
+                res, mask = search(search_model, n)
             t3 = time.perf_counter()
         finally:
             torch.set_num_threads(threads)
@@ -209,6 +240,7 @@ class SurrogateStrategy(Strategy):
             "model": self.kind if self.backbone is None else f"{self.kind}-{self.backbone}",
             "sensitivity_seconds": t2 - t1,
             **res.info,
+            **{f"mixture_{k}": v for k, v in mix.items()},
         }
         if mask is not None:
             info["constraints_used"] = int(mask.sum())

@@ -154,7 +154,7 @@ def test_minus_inf_constraint_is_violated() -> None:
 def test_all_failed_objectives_still_fit() -> None:
     X, Y, C = toy_data(12)
     Y[:] = math.nan
-    model = fit_tiny(X, Y, C, max_epochs=5)
+    model = fit_tiny(X, Y, C, max_epochs=30)
     pred = predict(model, sample_points(4))
     assert torch.isfinite(pred.obj_mean).all()
     assert pred.feas_prob.max() < 0.5  # every row counts as infeasible
@@ -285,3 +285,72 @@ def test_qlognehvi_with_probability_threshold_constraints() -> None:
         acqf, bounds=BOUNDS, q=1, num_restarts=2, raw_samples=16, options={"maxiter": 10}
     )
     assert candidate.shape == (1, 3)
+
+
+# ------------------------------------------------------------------ constraint values
+def _far_violation_data(n: int = 40):
+    """Every evaluation violates c1 = u0 - 0.9 (graded), feasible only for u0 >= 0.9."""
+    X, Y, C = toy_data(n)
+    u0 = (X[:, 0] - BOUNDS[0, 0]) / (BOUNDS[1, 0] - BOUNDS[0, 0])
+    keep = u0 < 0.8
+    X, Y, C = X[keep], Y[keep], C[keep]
+    u0 = u0[keep]
+    C = torch.stack([u0 - 0.9, C[:, 1]], -1)
+    return X, Y, C
+
+
+def test_value_head_leads_towards_feasibility_before_any_success() -> None:
+    """With one class of labels only, the value head still grades the violation."""
+    X, Y, C = _far_violation_data()
+    assert (C[:, 0] < 0).all()
+    model = fit_tiny(X, Y, C, max_epochs=150)
+    assert bool(model.feasibility_mask[0])  # informative from its values alone
+    labels_only = fit_tiny(X, Y, C, max_epochs=150, constraint_values=False)
+    assert not bool(labels_only.feasibility_mask[0])
+    # log P(c1 holds) rises along u0 towards the feasible side, with a useful gradient
+    Xt = sample_points(64, seed=3)
+    Xt.requires_grad_(True)
+    log_p = predict(model, Xt).feas_log_prob[:, 0]
+    (grad,) = torch.autograd.grad(log_p.sum(), Xt)
+    assert (grad[:, 0] > 0).float().mean() > 0.9
+    lo = Xt.detach().clone()
+    hi = Xt.detach().clone()
+    lo[:, 0], hi[:, 0] = 0.1, 0.75
+    assert (predict(model, hi).feas_log_prob[:, 0] > predict(model, lo).feas_log_prob[:, 0]).all()
+
+
+def test_log_probability_stays_finite_far_from_feasibility() -> None:
+    X, Y, C = _far_violation_data()
+    C[:, 0] = C[:, 0] * 1e6  # huge graded values: the asinh scale keeps them tame
+    model = fit_tiny(X, Y, C, max_epochs=150)
+    pred = predict(model, sample_points(32, seed=4))
+    assert torch.isfinite(pred.feas_log_prob).all()
+    assert torch.isfinite(model.value_scale).all() and model.value_scale[0] > 1e4
+
+
+@pytest.mark.parametrize("kind", ["pass_fail", "saturated"])
+def test_pass_fail_and_saturated_values_still_classify(kind: str) -> None:
+    X, Y, C = toy_data(48)
+    if kind == "pass_fail":
+        C = torch.where(C >= 0, 1.0, -1.0).to(C)
+    else:  # a value that is a fixed penalty wherever it is violated
+        C = torch.where(C >= 0, C, torch.full_like(C, -1e3))
+    model = fit_tiny(X, Y, C, max_epochs=150)
+    Xt = sample_points(200, seed=7)
+    _, Ct = toy_outcomes(Xt)
+    p = predict(model, Xt).feas_prob.detach()
+    accuracy = ((p >= 0.5) == (Ct >= 0)).float().mean()
+    assert accuracy > 0.85
+
+
+def test_holdout_folds_predict_unseen_rows() -> None:
+    X, Y, C = toy_data(40)
+    model = fit_tiny(X, Y, C, max_epochs=100, holdout_folds=True)
+    rows, obj, log_p = model.holdout_predictions()
+    assert rows.shape == (39,) and len(set(rows.tolist())) == 39  # 3 folds of 13
+    assert obj.shape == (39, M) and log_p.shape == (39, 2)
+    assert torch.isfinite(obj).all() and (log_p <= 0).all()
+    # held out: worse than the same members at rows they trained on, but informative
+    err = ((obj - Y[rows]) ** 2).mean()
+    assert err < Y.var(dim=0).mean()
+    assert fit_tiny(X, Y, C, max_epochs=5).holdout_predictions() is None

@@ -171,3 +171,16 @@ def test_picklable(problem: bj.Problem) -> None:
 def test_features_rejects_bad_protocol() -> None:
     with pytest.raises(ValueError, match="hyperpolarising"):
         hh.features(np.zeros((1, 11)), currents=[0.1, 0.2, 0.3])
+
+
+def test_passfail_variant_reports_signs_only():
+    import botorch_joint as bj
+
+    graded, passfail = bj.problems.get("hh-cell"), bj.problems.get("hh-cell-passfail")
+    assert "hh-cell-passfail" in bj.problems.names() and passfail.name == "hh-cell-passfail"
+    X = graded.from_unit(np.random.default_rng(0).random((40, graded.dim)))
+    C = np.stack([e.c for e in graded.evaluate_batch(X)])
+    Cp = np.stack([e.c for e in passfail.evaluate_batch(X)])
+    ok = np.isfinite(C)
+    np.testing.assert_array_equal(Cp[ok], np.where(C[ok] >= 0, 1.0, -1.0))
+    assert np.isnan(Cp[~ok]).all()

@@ -115,16 +115,40 @@ def test_failed_rows_and_fallback(flaky_problem):
     assert prop.X.shape == (3, 2) and "fallback" in prop.info
 
 
-def test_feasibility_mask_needs_both_classes(toy_problem):
-    res = bj.Result.empty(toy_problem)
-    X = np.array([[0.1, 0.9], [0.5, 0.8], [0.3, 0.7]])  # every point violates c1
-    res.append(X, toy_problem.evaluate_batch(X), 0)
-    assert not SurrogateStrategy.feasibility_mask(res).any()
-    X2 = np.array([[0.2, 0.1]])
-    res.append(X2, toy_problem.evaluate_batch(X2), 1)
-    assert SurrogateStrategy.feasibility_mask(res).all()
-
-
 def test_unknown_method(toy_problem):
     with pytest.raises(ValueError, match="unknown surrogate method"):
         SurrogateStrategy(toy_problem, "nope", 10)
+
+
+def _corner_only(p: dict) -> dict:
+    """Fails everywhere except in a small corner (a simulator that rarely runs)."""
+    if p["x"] < 0.9 or p["y"] < 0.9:
+        raise RuntimeError("simulation diverged")
+    return {"f1": p["x"], "f2": 1.0 - p["y"], "c1": p["x"] - 0.95}
+
+
+@pytest.mark.parametrize("method", list(MODEL_OPTIONS))
+def test_no_successful_design_point_does_not_stop_the_run(method):
+    problem = bj.Problem(
+        "corner", {"x": (0.0, 1.0), "y": (0.0, 1.0)}, ["f1", "f2"], ["c1"],
+        evaluate=_corner_only,
+    )  # fmt: skip  (no ref_point: the search derives one from the data)
+    X0 = problem.from_unit(np.random.default_rng(0).random((6, 2)) * 0.8)
+    data = bj.Result.empty(problem)
+    data.append(X0, problem.evaluate_batch(X0), 0)
+    # one success, in the corner: two methods can fit nothing to it yet
+    X1 = np.array([[0.97, 0.95]])
+    data.append(X1, problem.evaluate_batch(X1), 1)
+    assert data.failed.sum() == 6
+    strategy = SurrogateStrategy(problem, method, 20, **_options(method))
+    for epoch, batch in ((1, data.copy()), (2, data)):
+        if epoch == 1:  # nothing succeeded at all
+            batch = bj.Result.empty(problem)
+            batch.append(X0, problem.evaluate_batch(X0), 0)
+        prop = strategy.propose(batch, 4, epoch + 1)
+        assert prop.X.shape == (4, 2) and np.isfinite(prop.X).all()
+    res = bj.optimize(
+        problem, method=method, budget=14, n_initial=6, batch_size=4, seed=0,
+        progress=False, method_options=_options(method),
+    )  # fmt: skip
+    assert len(res) == 14 and res.failed.sum() >= 6
