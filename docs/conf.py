@@ -12,7 +12,6 @@ Sphinx, which only reads files under its source directory, can render them.
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,13 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("MPLBACKEND", "Agg")
+if importlib.util.find_spec("matplotlib") is not None:
+    # Agg for this process only: an MPLBACKEND variable would reach the kernels that
+    # execute the tutorials (-D nb_execution_mode=force) and keep their figures out of
+    # the pages, which need the kernel's inline backend.
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 # The tutorials, in reading order; docs/tutorials.md lists the same names.
 TUTORIALS = ["quickstart", "botorch_dropin", "ax_client", "neuron_fitting", "hpc"]
