@@ -111,7 +111,8 @@ def test_cli_under_mpiexec(tmp_path):
         ],
         tmp_path,
     )  # fmt: skip
-    assert proc.stdout.count("10 evaluations") == 1  # only rank 0 reports
+    # only rank 0 reports: one summary line (the per-epoch lines read "k/10 evaluations")
+    assert proc.stdout.count(": 10 evaluations") == 1
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "cli-run" / "results.csv")
