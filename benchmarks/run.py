@@ -436,13 +436,15 @@ def _usable_checkpoint(run_dir: Path, task: dict[str, Any], method: str, dim: in
     except (OSError, ValueError):
         saved = {}
     from botorch_joint.loop import default_n_initial
+    from botorch_joint.strategies import SPACE_FILLING
 
     n0 = task["n_initial"] or default_n_initial(dim, task["budget"], task["batch_size"])
     wanted = {
         "method": method,
         "budget": task["budget"],
         "batch_size": task["batch_size"],
-        "initial_design": task["initial_design"],
+        # a space-filling run records its own design as its initial design
+        "initial_design": method if method in SPACE_FILLING else task["initial_design"],
         "seed": task["seed"],
         "n_initial": n0,
     }

@@ -193,8 +193,8 @@ def optimize(
         raise SettingsError(f"n_initial ({n_initial}) exceeds budget ({budget})")
     if resume and run_dir is None:
         raise SettingsError("resume=True needs run_dir")
-    if strategy is None and method in SPACE_FILLING:
-        initial_design = method  # the method's own design is the initial design too
+    if method_name in SPACE_FILLING:
+        initial_design = method_name  # the method's own design is the initial design too
     settings = {
         "method": method_name,
         "budget": budget,

@@ -91,6 +91,12 @@ def test_callback_sees_every_batch_with_its_timings(toy_problem):
 
 
 def test_a_space_filling_run_records_its_own_design(toy_problem):
+    from botorch_joint.strategies import make_strategy
+
     for method in ("sobol", "lh"):
         result = bj.optimize(toy_problem, method=method, budget=6, batch_size=3)
+        assert result.settings["initial_design"] == method
+        # the same when the strategy object is given (resuming either way must agree)
+        strategy = make_strategy(method, toy_problem, budget=6)
+        result = bj.optimize(toy_problem, budget=6, batch_size=3, strategy=strategy)
         assert result.settings["initial_design"] == method
