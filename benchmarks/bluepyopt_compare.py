@@ -36,6 +36,7 @@ complete is skipped, so an interrupted sweep continues with the same command
 (``bj.optimize`` runs also resume from their checkpoint in ``OUT/work/``)::
 
     python benchmarks/bluepyopt_compare.py --smoke              # tiny budgets, seconds
+    python benchmarks/bluepyopt_compare.py --smoke --models ballstick   # a minute
     python benchmarks/bluepyopt_compare.py --models simplecell --methods c+o-ftt ibea \\
         --budgets 100 --seeds 0                                 # one small real run
     python benchmarks/bluepyopt_compare.py --jobs 2             # the full comparison
@@ -51,6 +52,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -406,7 +408,7 @@ def report(out: Path) -> str:
     }
     lines = [
         "| model | budget | method | seeds | HV / T^m (median [min, max]) | best weighted sum "
-        "| evals to IBEA's best (reached) | feasible evals | failed evals "
+        "| evals to IBEA's best (reached) | feasible evals % | failed evals % "
         "| simulation s | proposal s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -429,8 +431,8 @@ def report(out: Path) -> str:
         lines.append(
             f"| {model} | {budget} | {method} | {len(rs)} "
             f"| {_med([r['hv_norm'] for r in rs])} | {_med([r['best_ws'] for r in rs])} "
-            f"| {reach_txt} | {_med([r['n_feasible'] / r['n'] for r in rs])} "
-            f"| {_med([r['n_failed'] / r['n'] for r in rs])} "
+            f"| {reach_txt} | {_med([100 * r['n_feasible'] / r['n'] for r in rs])} "
+            f"| {_med([100 * r['n_failed'] / r['n'] for r in rs])} "
             f"| {_med([r['simulation_seconds'] for r in rs])} "
             f"| {_med([r['proposal_seconds'] for r in rs])} |"
         )
@@ -451,7 +453,7 @@ def report(out: Path) -> str:
 # ----------------------------------------------------------------------- main
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", choices=list(MODELS), help="default: both")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--budgets", nargs="+", type=int, default=[200, 500])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -471,8 +473,9 @@ def main(argv: list[str] | None = None) -> int:
         rec = execute(json.loads(args.task))
         return 0 if rec["status"] == "ok" else 1
     if args.smoke:
-        args.models = ["simplecell"]
+        args.models = args.models or ["simplecell"]
         args.budgets, args.seeds, args.batch_size = [12], [0], 4
+    args.models = args.models or list(MODELS)
     out = args.out or (SMOKE_OUT if args.smoke else OUT)
     if args.report:
         print(report(out), end="")
@@ -503,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
                         skipped += 1
                         continue
                     tasks.append(task)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / ".gitignore").exists():  # checkpoints and logs stay out of git
+        (out / ".gitignore").write_text("work/\n*.log\n")
+    if args.smoke and tasks:  # smoke runs start afresh (their settings may have changed)
+        shutil.rmtree(out / "work", ignore_errors=True)
     print(f"{len(tasks)} runs to do, {skipped} already done; records in {out}", flush=True)
     t0, failed = time.perf_counter(), 0
 
