@@ -28,7 +28,7 @@ if importlib.util.find_spec("matplotlib") is not None:
     matplotlib.use("Agg")
 
 # The tutorials, in reading order; docs/tutorials.md lists the same names.
-TUTORIALS = ["quickstart", "botorch_dropin", "ax_client", "neuron_fitting", "hpc"]
+TUTORIALS = ["quickstart", "botorch_dropin", "ax_client", "neuron_fitting", "hpc", "from_bluepyopt"]
 
 
 def _copy_tutorials() -> None:
