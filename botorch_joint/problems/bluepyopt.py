@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import multiprocessing
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -266,7 +267,17 @@ class BluePyOptEvaluate:
         if not self.has_responses:
             raise TypeError(f"{type(ev).__name__} does not run protocols")
         values = {n: float(params[n]) for n in self.parameter_names}
-        if self.isolate is None:
+        # BluePyOpt isolates (forks) unless told not to; its default of None means True
+        isolate = self.isolate
+        if isolate is None:
+            isolate = getattr(ev, "isolate_protocols", None) in (None, True)
+        if isolate and multiprocessing.current_process().daemon:
+            raise RuntimeError(
+                "isolated protocols run in a forked child process, which a daemonic "
+                "worker (evaluator='process') may not start: build the problem with "
+                "isolate=False (the default; the worker already isolates the simulation)"
+            )
+        if not hasattr(ev, "run_protocol"):
             return dict(ev.run_protocols(ev.fitness_protocols.values(), values))
         out: dict[str, Any] = {}
         for protocol in ev.fitness_protocols.values():
@@ -274,7 +285,7 @@ class BluePyOptEvaluate:
                 ev.run_protocol(
                     protocol,
                     param_values=values,
-                    isolate=bool(self.isolate),
+                    isolate=bool(isolate),
                     timeout=getattr(ev, "timeout", None),
                 )
             )

@@ -153,6 +153,17 @@ def test_user_constraint_on_responses(ap_evaluator) -> None:
     assert bpo.get_evaluator(problem) is ap_evaluator
 
 
+def test_isolated_protocols_match_and_refuse_daemonic_workers(ap_evaluator) -> None:
+    here = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0)
+    forked = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0, isolate=True)
+    assert forked.evaluate(BUSY) == here.evaluate(BUSY)
+    result = bj.optimize(
+        forked, method="sobol", budget=2, batch_size=2, evaluator="process", n_workers=1,
+        progress=False,
+    )  # fmt: skip
+    assert result.failed.all() and "isolate=False" in result.errors[0]
+
+
 # --------------------------------------------------------------------- pickling
 def test_pickles_with_the_evaluator(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0)
