@@ -271,7 +271,12 @@ def ballstick_evaluator() -> Any:
 
 # -------------------------------------------------------------------- problems
 def _problem(
-    name: str, factory: str, threshold: float, on_failure: str, truth: Mapping[str, float]
+    name: str,
+    factory: str,
+    threshold: float,
+    on_failure: str,
+    truth: Mapping[str, float],
+    description: str,
 ) -> Problem:
     from botorch_joint.problems.bluepyopt import from_bluepyopt
 
@@ -280,6 +285,7 @@ def _problem(
         threshold=threshold,
         on_failure=on_failure,
         name=name,
+        description=f"{description}; every score <= {threshold:g} SD",
     )
     problem.metadata["ground_truth"] = dict(truth)
     return problem
@@ -297,7 +303,11 @@ def simplecell(
         ap_amplitude: add the ``AP_amplitude`` objectives.
     """
     factory = "simplecell_ap_evaluator" if ap_amplitude else "simplecell_evaluator"
-    return _problem("bluepyopt-simplecell", factory, threshold, on_failure, SIMPLECELL_TRUTH)
+    return _problem(
+        "bluepyopt-simplecell", factory, threshold, on_failure, SIMPLECELL_TRUTH,
+        "BluePyOpt's simplecell (1 compartment, hh) on two steps, eFEL spike counts"
+        + (" and AP amplitudes" if ap_amplitude else ""),
+    )  # fmt: skip
 
 
 def ballstick(threshold: float = 3.0, on_failure: str = "fail") -> Problem:
@@ -308,5 +318,7 @@ def ballstick(threshold: float = 3.0, on_failure: str = "fail") -> Problem:
             constraint per objective; also the reference point).
         on_failure: ``"fail"`` or ``"infeasible"`` (see :func:`from_bluepyopt`).
     """
-    return _problem("bluepyopt-ballstick", "ballstick_evaluator", threshold, on_failure,
-                    BALLSTICK_TRUTH)  # fmt: skip
+    return _problem(
+        "bluepyopt-ballstick", "ballstick_evaluator", threshold, on_failure, BALLSTICK_TRUTH,
+        "BluePyOpt soma + dendrite (hh, pas), 4 steps, 20 eFEL features in 5 max-objectives",
+    )  # fmt: skip
