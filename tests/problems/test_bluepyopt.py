@@ -6,6 +6,7 @@ to a few dozen of them.
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import subprocess
 import sys
@@ -15,6 +16,17 @@ import pytest
 
 import botorch_joint as bj
 from botorch_joint.problems import bluepyopt as bpo
+from botorch_joint.problems import bluepyopt_models as models
+
+
+def installed(*modules: str) -> bool:
+    """Whether every module imports (a missing one skips; a broken one errors loudly)."""
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except ModuleNotFoundError:
+        return False
+    return True
 
 
 def test_importing_botorch_joint_does_not_import_bluepyopt_or_neuron() -> None:
@@ -28,13 +40,19 @@ def test_importing_botorch_joint_does_not_import_bluepyopt_or_neuron() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-pytest.importorskip("bluepyopt")
-pytest.importorskip("neuron")
-pytest.importorskip("efel")
+def test_missing_bluepyopt_raises_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes the import fail, as if BluePyOpt were not installed
+    monkeypatch.setitem(sys.modules, "bluepyopt", None)
+    monkeypatch.setitem(sys.modules, "bluepyopt.ephys", None)
+    monkeypatch.setattr(bpo, "_CACHE", {})  # nothing built earlier in this process
+    with pytest.raises(ImportError, match=r"botorch-joint\[bluepyopt\]"):
+        bj.problems.get("bluepyopt-simplecell")
 
-from bluepyopt.ephys.examples.simplecell import SimpleCell  # noqa: E402
 
-from botorch_joint.problems import bluepyopt_models as models  # noqa: E402
+needs_bluepyopt = pytest.mark.skipif(
+    not installed("bluepyopt", "neuron", "efel"),
+    reason="needs the bluepyopt extra (BluePyOpt, NEURON, eFEL)",
+)
 
 AP_FACTORY = "botorch_joint.problems.bluepyopt_models:simplecell_ap_evaluator"
 DEFAULT = {"gnabar_hh": 0.1, "gkbar_hh": 0.03}  # simplecell's own parameters
@@ -49,6 +67,8 @@ SMALL = {
 @pytest.fixture(scope="module")
 def shipped():
     """The evaluator BluePyOpt ships as its example (one objective, Step1.Spikecount)."""
+    from bluepyopt.ephys.examples.simplecell import SimpleCell
+
     return SimpleCell().cell_evaluator
 
 
@@ -77,6 +97,7 @@ class Unpicklable:
 
 
 # --------------------------------------------------------------------- wrapping
+@needs_bluepyopt
 def test_wraps_simplecell_evaluator(shipped) -> None:
     problem = bj.problems.from_bluepyopt(shipped)
     assert problem.parameters == {"gnabar_hh": (0.05, 0.125), "gkbar_hh": (0.01, 0.075)}
@@ -91,6 +112,7 @@ def test_wraps_simplecell_evaluator(shipped) -> None:
     assert problem.evaluate(BUSY)["Step1.Spikecount"] > 3.0
 
 
+@needs_bluepyopt
 def test_problem_alias_and_thresholds(shipped) -> None:
     problem = bj.Problem.from_bluepyopt(shipped, threshold=3.0)
     assert problem.constraint_names == ["Step1.Spikecount_le_3sd"]
@@ -108,6 +130,7 @@ def test_problem_alias_and_thresholds(shipped) -> None:
         bj.problems.from_bluepyopt(object())
 
 
+@needs_bluepyopt
 def test_efel_failure_fails_the_evaluation(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(ap_evaluator, threshold=5.0)
     # BluePyOpt itself gives the silent cell its 250 penalty ...
@@ -125,6 +148,7 @@ def test_efel_failure_fails_the_evaluation(ap_evaluator) -> None:
     assert 0.0 < good.y[3] < 3.0
 
 
+@needs_bluepyopt
 def test_efel_failure_as_infeasible(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(
         ap_evaluator, threshold=5.0, on_failure="infeasible", failure_value=12.0
@@ -141,6 +165,7 @@ def test_efel_failure_as_infeasible(ap_evaluator) -> None:
     assert not ev.failed and np.all(np.isfinite(ev.y)) and ev.c.min() < 0
 
 
+@needs_bluepyopt
 def test_user_constraint_on_responses(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(
         ap_evaluator, threshold=3.0, constraints={"rest_above_-75mV": rest_potential}
@@ -153,6 +178,7 @@ def test_user_constraint_on_responses(ap_evaluator) -> None:
     assert bpo.get_evaluator(problem) is ap_evaluator
 
 
+@needs_bluepyopt
 def test_isolated_protocols_match_and_refuse_daemonic_workers(ap_evaluator) -> None:
     here = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0)
     forked = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0, isolate=True)
@@ -165,12 +191,14 @@ def test_isolated_protocols_match_and_refuse_daemonic_workers(ap_evaluator) -> N
 
 
 # --------------------------------------------------------------------- pickling
+@needs_bluepyopt
 def test_pickles_with_the_evaluator(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(ap_evaluator, threshold=3.0)
     clone = pickle.loads(pickle.dumps(problem))
     assert clone.evaluate(BUSY) == problem.evaluate(BUSY)
 
 
+@needs_bluepyopt
 def test_unpicklable_evaluator_needs_a_factory(ap_evaluator) -> None:
     wrapped = Unpicklable(ap_evaluator)
     with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises for a lambda
@@ -186,6 +214,7 @@ def test_unpicklable_evaluator_needs_a_factory(ap_evaluator) -> None:
     assert clone.evaluate(BUSY) == pytest.approx(problem.evaluate(BUSY))
 
 
+@needs_bluepyopt
 def test_factory_path_alone() -> None:
     problem = bj.problems.from_bluepyopt(AP_FACTORY, threshold=3.0)
     assert len(problem.objective_names) == 4
@@ -195,6 +224,7 @@ def test_factory_path_alone() -> None:
 
 
 # ------------------------------------------------------------------ optimising
+@needs_bluepyopt
 @pytest.mark.parametrize("evaluator", [None, "process"])
 def test_optimize_serial_and_process(evaluator, ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(ap_evaluator, threshold=5.0)
@@ -214,6 +244,7 @@ def test_optimize_serial_and_process(evaluator, ap_evaluator) -> None:
     np.testing.assert_allclose(result.Y[i], [direct[o] for o in problem.objective_names])
 
 
+@needs_bluepyopt
 def test_surrogate_method_runs_through_it(ap_evaluator) -> None:
     problem = bj.problems.from_bluepyopt(ap_evaluator, threshold=5.0)
     result = bj.optimize(
@@ -225,6 +256,7 @@ def test_surrogate_method_runs_through_it(ap_evaluator) -> None:
 
 
 # ------------------------------------------------------------------ built-ins
+@needs_bluepyopt
 def test_builtin_simplecell() -> None:
     problem = bj.problems.get("bluepyopt-simplecell")
     assert problem.objective_names == ["step1.Spikecount", "step2.Spikecount"]
@@ -234,6 +266,7 @@ def test_builtin_simplecell() -> None:
     assert clone.metadata["_builtin"][0] == "bluepyopt-simplecell"
 
 
+@needs_bluepyopt
 def test_builtin_ballstick_truth_is_feasible() -> None:
     problem = bj.problems.get("bluepyopt-ballstick", threshold=3.0)
     assert problem.dim == 10 and problem.num_objectives == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import sys
@@ -15,6 +16,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bluepyopt_compare as compare  # noqa: E402
+
+
+def installed(*modules: str) -> bool:
+    """Whether every module imports (a missing one skips; a broken one errors loudly)."""
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except ModuleNotFoundError:
+        return False
+    return True
 
 
 def test_evals_to_reach() -> None:
@@ -36,10 +47,13 @@ def test_summarise_counts_feasible_hv_and_weighted_sum() -> None:
     assert s["weighted_sum"][2] is None and s["weighted_sum"][0] == 3.0
 
 
-pytest.importorskip("bluepyopt")
-pytest.importorskip("deap")
+needs_bluepyopt = pytest.mark.skipif(
+    not installed("bluepyopt", "deap", "neuron", "efel"),
+    reason="needs the bluepyopt extra",
+)
 
 
+@needs_bluepyopt
 def test_compare_smoke_records_and_resumes(tmp_path: Path, capsys) -> None:
     args = ["--smoke", "--methods", "gpr", "ibea", "cma-es", "--out", str(tmp_path)]
     assert compare.main(args) == 0
@@ -67,6 +81,7 @@ def test_compare_smoke_records_and_resumes(tmp_path: Path, capsys) -> None:
     assert "0 runs to do, 3 already done" in capsys.readouterr().out
 
 
+@needs_bluepyopt
 def test_feasibility_script_smoke(tmp_path: Path) -> None:
     from benchmarks import bluepyopt_feasibility as feas
 
