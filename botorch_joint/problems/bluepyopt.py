@@ -45,6 +45,7 @@ from __future__ import annotations
 import importlib
 import math
 import multiprocessing
+import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -152,6 +153,8 @@ def _factory_key(factory: Any) -> Any:
 def _cached_build(factory: Any) -> Any:
     key = _factory_key(factory)
     if key not in _CACHE:
+        # NEURON warns about the missing display on import unless told there is no GUI
+        os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
         _CACHE[key] = load_evaluator(factory)
     return _CACHE[key]
 

@@ -28,6 +28,7 @@ compile. BluePyOpt, NEURON and eFEL are imported when a model is built.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -54,6 +55,8 @@ SIMPLECELL_DELAY, SIMPLECELL_DURATION, SIMPLECELL_TOTAL = 100.0, 50.0, 200.0  # 
 
 
 def _bluepyopt() -> Any:
+    # Without a display NEURON prints a two-line warning on import; nothing here draws.
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
     try:
         import bluepyopt.ephys as ephys
     except ImportError as exc:
