@@ -59,14 +59,17 @@ def test_gp_holdout_matches_conditioning_on_the_other_rows(gp_and_data) -> None:
             )
 
 
-def _fake_network(rows, obj, log_p, Y, labels):
+def _fake_network(rows, obj, log_p, Y, C):
     return SimpleNamespace(
         holdout_predictions=lambda: (rows, obj, log_p),
         ensemble_size=3,
         num_objectives=Y.shape[-1],
+        num_constraints=C.shape[-1],
         train_Y=Y,
+        train_C=C,
+        thresholds=torch.zeros(C.shape[-1], dtype=C.dtype),
         y_std=Y.std(dim=0),
-        _labels=labels,
+        _labels=(C >= 0).to(C),
     )
 
 
@@ -80,27 +83,45 @@ def test_stacking_prefers_the_component_that_predicts_held_out_rows(better: str)
     n = 30
     Y = torch.randn(n, 2, generator=g, dtype=torch.double)
     C = torch.randn(n, 1, generator=g, dtype=torch.double)
-    labels = (C >= 0).double()
     good_obj, bad_obj = Y + 0.01 * torch.randn_like(Y), torch.randn_like(Y)
     good_c, bad_c = 3 * C, -3 * C  # confidently right / confidently wrong values
     sure = torch.special.log_ndtr(good_c)
     wrong = torch.special.log_ndtr(bad_c)
     if better == "network":
-        net = _fake_network(torch.arange(n), good_obj, sure, Y, labels)
+        net = _fake_network(torch.arange(n), good_obj, sure, Y, C)
         gp = _fake_gp(torch.cat([bad_obj, bad_c], -1), torch.ones(n, 3, dtype=torch.double))
     else:
-        net = _fake_network(torch.arange(n), bad_obj, wrong, Y, labels)
+        net = _fake_network(torch.arange(n), bad_obj, wrong, Y, C)
         gp = _fake_gp(torch.cat([good_obj, good_c], -1), torch.ones(n, 3, dtype=torch.double))
     w = stacking_weights(net, gp)
     expected = 1.0 if better == "network" else 0.0
-    assert w["weight"] == pytest.approx(expected, abs=0.05)
-    assert w["feasibility_weight"] == pytest.approx(expected, abs=0.05)
+    assert w["weight"] == pytest.approx([expected, expected], abs=0.05)
+    assert w["feasibility_weight"] == pytest.approx([expected], abs=0.05)
     assert w["rows"] == n
+    # With one class of labels only, the model that ranks the violations right wins.
+    violated = -C.abs() - 0.1
+    net.train_C, net._labels = violated, torch.zeros_like(C)
+    ranks_right = torch.special.log_ndtr(violated)
+    ranks_wrong = torch.special.log_ndtr(-violated - 3)
+    if better == "network":
+        net.holdout_predictions = lambda: (torch.arange(n), good_obj, ranks_right)
+        gp.holdout_predictions = lambda folds: (
+            torch.cat([bad_obj, -violated - 3], -1),
+            torch.ones(n, 3, dtype=torch.double),
+        )
+    else:
+        net.holdout_predictions = lambda: (torch.arange(n), bad_obj, ranks_wrong)
+        gp.holdout_predictions = lambda folds: (
+            torch.cat([good_obj, violated], -1),
+            torch.ones(n, 3, dtype=torch.double),
+        )
+    assert stacking_weights(net, gp)["feasibility_weight"] == [expected]
 
 
 def test_stacking_without_folds_uses_the_gp() -> None:
-    net = SimpleNamespace(holdout_predictions=lambda: None)
-    assert stacking_weights(net, None) == {"weight": 0.0, "feasibility_weight": 0.0, "rows": 0}
+    net = SimpleNamespace(holdout_predictions=lambda: None, num_objectives=2, num_constraints=1)
+    w = stacking_weights(net, None)
+    assert w == {"weight": [0.0, 0.0], "feasibility_weight": [0.0], "rows": 0}
 
 
 class _Constant:
@@ -130,3 +151,26 @@ def test_mixture_moments_and_feasibility() -> None:
     torch.testing.assert_close(only_b.obj_mean, torch.full((4, 1), 2.0, dtype=X.dtype))
     with pytest.raises(ValueError, match="weight must be in"):
         MixtureSurrogate(a, b, 1.5)
+    with pytest.raises(ValueError, match="needs 1 or 1 values"):
+        MixtureSurrogate(a, b, [0.5, 0.5], [0.5])
+
+
+def test_stacking_needs_more_than_chance_to_trust_the_network() -> None:
+    """A network that only adds noise to the GP's predictions rarely gets weight.
+
+    Under this null each of the 15 weights passes the two-standard-error rule with
+    probability about 2 %, so one in 15 is the most chance should give.
+    """
+    n, nonzero = 30, 0
+    for seed in range(5):
+        g = torch.Generator().manual_seed(seed)
+        Y = torch.randn(n, 2, generator=g, dtype=torch.double)
+        C = torch.randn(n, 1, generator=g, dtype=torch.double)
+        gp_pred = torch.cat([Y, C], -1) + torch.randn(n, 3, generator=g, dtype=torch.double)
+        net_pred = gp_pred + 0.3 * torch.randn(n, 3, generator=g, dtype=torch.double)
+        net = _fake_network(
+            torch.arange(n), net_pred[:, :2], torch.special.log_ndtr(net_pred[:, 2:]), Y, C
+        )
+        w = stacking_weights(net, _fake_gp(gp_pred, torch.ones(n, 3, dtype=torch.double)))
+        nonzero += sum(v > 0 for v in w["weight"] + w["feasibility_weight"])
+    assert nonzero <= 1
