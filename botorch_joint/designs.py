@@ -87,3 +87,13 @@ def get_design(name: str) -> Design:
 def sample(name: str, n: int, d: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
     """``n`` points of design ``name`` in ``[0, 1]^d``, shape ``(n, d)``."""
     return get_design(name)(n, d, seed)
+
+
+def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
+    """Initial design size: ``max(2 (d + 1), batch_size)``, at most half the budget.
+
+    The one rule that the run loop, the strategies and the Ax nodes share; it lives with
+    the designs so that none of them imports another for it.
+    """
+    n = max(2 * (dim + 1), batch_size)
+    return int(max(1, min(n, budget // 2 if budget >= 2 else budget)))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from botorch_joint.designs import default_n_initial  # also bj.loop.default_n_initial
 from botorch_joint.errors import RunDirectoryError, SettingsError
 from botorch_joint.evaluation import (
     Evaluator,
@@ -55,12 +56,6 @@ logger = logging.getLogger("botorch_joint")
 _RESUME_KEYS = ("method", "budget", "n_initial", "batch_size", "initial_design", "seed")
 #: compared too, when the checkpoint records them (older checkpoints may not)
 _RESUME_KEYS_IF_SAVED = ("sensitivity", "bounds", "method_options")
-
-
-def default_n_initial(dim: int, budget: int, batch_size: int) -> int:
-    """Initial design size: ``max(2 (d + 1), batch_size)``, at most half the budget."""
-    n = max(2 * (dim + 1), batch_size)
-    return int(max(1, min(n, budget // 2 if budget >= 2 else budget)))
 
 
 def _warn_small_budget(dim: int, budget: int, batch_size: int, n_initial: int, method: str) -> None:

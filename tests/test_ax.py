@@ -17,6 +17,7 @@ from botorch_joint.ax import (  # noqa: E402
     SURROGATE_NODE,
     experiment_view,
     joint_generation_strategy,
+    result_from_client,
     result_from_experiment,
 )
 
@@ -195,7 +196,7 @@ def test_joint_network_surrogate_node_proposes_batches():
     )
     client = make_client(gs)
     run_batches(client, [4, 2, 2], fail=(1,))
-    result = result_from_experiment(client._experiment)  # noqa: SLF001
+    result = result_from_client(client)
     assert len(result) == 8 and list(result.epoch) == [0] * 4 + [1, 1, 2, 2]
     assert result.failed.tolist() == [i == 1 for i in range(8)]
     info = gs.nodes_by_name[SURROGATE_NODE].last_proposal_info
@@ -215,7 +216,7 @@ def test_gpr_surrogate_node():
     )
     client = make_client(gs)
     run_batches(client, [4, 2])
-    result = result_from_experiment(client._experiment)  # noqa: SLF001
+    result = result_from_client(client)
     assert len(result) == 6 and list(result.epoch) == [0] * 4 + [1, 1]
     assert gs.nodes_by_name[SURROGATE_NODE].last_proposal_info["model"] == "gpr"
 
@@ -237,3 +238,75 @@ def test_ax_default_method_through_optimize():
     assert result.method == "ax-default"
     assert list(result.epoch) == [0, 0, 0, 0, 1]
     assert np.all((result.X >= 0) & (result.X <= 1))
+
+
+def test_result_from_client_is_the_result_of_its_experiment():
+    client = make_client(joint_generation_strategy(method="sobol", n_initial=3, batch_size=3))
+    run_batches(client, [3, 3], fail=(4,))
+    result = result_from_client(client)
+    same = result_from_experiment(client._experiment)  # noqa: SLF001 - the reference
+    assert len(result) == 6 and result.complete
+    np.testing.assert_array_equal(result.X, same.X)
+    np.testing.assert_array_equal(result.epoch, [0, 0, 0, 1, 1, 1])
+    assert result.failed.tolist() == [i == 4 for i in range(6)]
+    with pytest.raises(ValueError, match="configure_experiment"):
+        result_from_client(Client())
+
+
+def test_importing_botorch_joint_ax_registers_the_joint_surrogate_fit():
+    from ax.generators.torch.botorch_modular.utils import fit_botorch_model
+
+    from botorch_joint.models import JointSurrogate
+
+    assert fit_botorch_model.dispatch(JointSurrogate) is not fit_botorch_model.dispatch(object)
+
+
+def _ax_node_private_names() -> set[str]:
+    """Private attributes and methods of Ax's generation nodes (``self._name`` in their source)."""
+    import inspect
+    import re
+
+    from ax.generation_strategy import external_generation_node, generation_node
+
+    source = inspect.getsource(generation_node) + inspect.getsource(external_generation_node)
+    return set(re.findall(r"self\.(_[a-z]\w*)", source)) | set(
+        re.findall(r"def (_[a-z]\w*)", source)
+    )
+
+
+def _private_ax_uses(path, ax_private: set[str]) -> list[str]:
+    """Private Ax names read, written or overridden in ``path``.
+
+    ``obj._name`` on anything but ``self``/``cls`` is Ax's (our own modules' private
+    names are not reached from outside); ``self._name`` and ``def _name`` count where
+    ``_name`` is also a private name of Ax's generation nodes.
+    """
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            if node.attr.startswith("__"):
+                continue
+            on_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if not on_self or node.attr in ax_private:
+                found.append(f"{path.name}:{node.lineno} .{node.attr}")
+        elif isinstance(node, ast.FunctionDef) and node.name in ax_private:
+            found.append(f"{path.name}:{node.lineno} def {node.name}")
+    return found
+
+
+def test_private_ax_internals_are_used_in_one_module_only():
+    from pathlib import Path
+
+    import botorch_joint.ax
+
+    package = Path(botorch_joint.ax.__file__).parent
+    files = [p for p in sorted(package.glob("*.py")) if p.name != "_compat.py"]
+    files.append(package.parent / "strategies" / "ax_default.py")
+    ax_private = _ax_node_private_names()
+    assert {"_gen", "_pausing_criteria"} <= ax_private  # the scan sees Ax's internals
+    found = [use for path in files for use in _private_ax_uses(path, ax_private)]
+    assert not found, f"reach Ax internals only through botorch_joint/ax/_compat.py: {found}"
+    compat = (package / "_compat.py").read_text()
+    assert "ax-platform 1.3.1" in compat  # the version the workarounds were checked on

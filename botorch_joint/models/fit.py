@@ -1,10 +1,10 @@
 """``fit_model``: one entry point that fits any of the package's surrogates.
 
-Also registers :class:`~botorch_joint.models.JointSurrogate` with Ax's
-``fit_botorch_model`` dispatcher (:func:`register_with_ax`). Ax is imported only then,
-never by ``import botorch_joint`` or ``import botorch_joint.models``; the registration
-runs automatically when Ax builds a ``JointSurrogate`` (from
-``JointSurrogate.construct_inputs``), and ``botorch_joint.ax`` may call it up front.
+Also defines :func:`register_with_ax`, which teaches Ax's ``fit_botorch_model``
+dispatcher to fit a :class:`~botorch_joint.models.JointSurrogate`. Importing
+:mod:`botorch_joint.ax` calls it; Ax is imported only then, never by
+``import botorch_joint`` or ``import botorch_joint.models``. The models know nothing of
+Ax: the dependency points from the Ax glue down to the models, not back.
 """
 
 from __future__ import annotations

@@ -276,12 +276,10 @@ class JointSurrogate(EnsembleModel):
     ) -> dict[str, Any]:
         """Model keyword arguments from an Ax/BoTorch dataset (plus ``model_options``).
 
-        Called by Ax's ``Surrogate``; it also registers the model's fitting routine with
-        Ax so that the ``BOTORCH_MODULAR`` generator can fit it.
+        Called by Ax's ``Surrogate``. Ax's ``BOTORCH_MODULAR`` generator fits the model
+        through its ``fit_botorch_model`` dispatcher, which learns about
+        ``JointSurrogate`` when :mod:`botorch_joint.ax` is imported.
         """
-        from botorch_joint.models.fit import register_with_ax
-
-        register_with_ax()
         inputs = super().construct_inputs(training_data=training_data)
         inputs.pop("train_Yvar", None)  # the network ignores observation noise
         inputs.update(model_options)

@@ -301,16 +301,19 @@ def problem_from_command(
         constraints: names of the constraints (``>= 0`` satisfied) the program writes.
         timeout, workdir, keep_workdirs, env: see :class:`CommandEvaluator`.
         name: the problem's name; defaults to the program's file name.
-        problem_cls: the class to build (``Problem`` or a subclass).
+        problem_cls: the class to build (``Problem`` or a subclass; required).
         **problem_kwargs: passed on (``ref_point``, ``description``, ``metadata``...).
 
     Returns:
         The problem; its ``evaluate`` is a :class:`CommandEvaluator`.
     """
     if problem_cls is None:
-        from botorch_joint.problems.base import Problem
-
-        problem_cls = Problem
+        # This module is the adapter below Problem and never imports it (no cycle with
+        # problems.base); Problem.from_command passes its own class.
+        raise TypeError(
+            "problem_from_command needs problem_cls, the Problem class to build; "
+            "call Problem.from_command(...) instead"
+        )
     evaluator = CommandEvaluator(
         command,
         list(objectives) + list(constraints),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from botorch_joint.designs import default_n_initial
 from botorch_joint.strategies.base import Proposal, Strategy
 
 if TYPE_CHECKING:
@@ -107,8 +108,6 @@ class AxDefaultStrategy(Strategy):
     def _ensure_client(self, n_initial: int | None = None) -> Any:
         if self._client is None:
             if n_initial is None:
-                from botorch_joint.loop import default_n_initial
-
                 n_initial = default_n_initial(self.problem.dim, self.budget, self.batch_size)
             self._client = self._make_client(n_initial)
         return self._client

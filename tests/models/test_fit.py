@@ -40,6 +40,8 @@ def test_joint_surrogate_in_ax_botorch_modular() -> None:
     from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 
+    import botorch_joint.ax  # noqa: F401 - registers JointSurrogate's fit with Ax
+
     tiny = {"ensemble_size": 2, "max_epochs": 5, "backbone": "resnet"}
     spec = SurrogateSpec(
         model_configs=[ModelConfig(botorch_model_class=JointSurrogate, model_options=tiny)],
