@@ -182,10 +182,10 @@ class SurrogateSearch:
             ``None`` (default): 0.1 for
             :class:`~botorch_joint.models.JointSurrogate`, 0 (off) for GPs, whose
             ``Phi(mu / sigma)`` already widens away from the data.
-        feasibility_first: while no evaluation is feasible, the descent minimises the
-            predicted violation (``-sum_j log P_j``) alone, half of its starts are the
-            least-violating evaluations, and the batch is topped up by P(feasible)
-            alone.
+        feasibility_first: while no evaluation is feasible, half the descents minimise
+            the predicted violation (``-sum_j log P_j``) alone, half of their starts the
+            least-violating evaluations, and half the batch (after exploration) is
+            chosen by P(feasible) alone.
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
             observed feasible, else successful, objectives' maximum plus 10 % of their
             range).
@@ -450,39 +450,49 @@ class SurrogateSearch:
 
         # 3. constraint-gradient descent from the best candidates, evaluated and fresh
         trace_U: np.ndarray | None = None
-        trace_pred: dict[str, np.ndarray | None] | None = None
-        # No evaluation feasible yet: the descent seeks feasibility alone, from the
-        # least-violating evaluations (diverse starts); the objectives wait.
+        # No evaluation feasible yet: half the descents seek feasibility alone, from the
+        # least-violating evaluations, and half the batch is chosen by P(feasible)
+        # alone; the other half is searched as usual, because a surrogate fitted to
+        # violations only extrapolates its feasibility badly, and on many problems
+        # good objectives lie near the feasible set.
         seek = self.feasibility_first and self.use_feasibility and not feasible_obs.any()
         if self.cgd_starts > 0 and self.cgd_steps > 0:
-            n_pop = min(self.cgd_starts // (4 if seek else 2), pop_U.shape[0])
-            n_obs = min(self.cgd_starts // (2 if seek else 4), len(par))
-            n_new = max(0, self.cgd_starts - n_pop - n_obs)
-            starts = np.vstack([pop_U[:n_pop], U_eval[par[:n_obs]], rng.random((n_new, d))])
-            cgd = ConstraintGradientDescent(
-                self.model,
-                bounds=self.bounds,
-                steps=self.cgd_steps,
-                lr=self.cgd_lr,
-                lr_final=self.cgd_lr_final,
-                feasibility_weight=FEASIBILITY_ONLY if seek else self.feasibility_weight,
-                uncertainty_weight=self.uncertainty_weight,
-                ideal=ideal,
-                scale=scale,
-                use_feasibility=self.use_feasibility,
-                feasibility_mask=self.feasibility_mask,
-                dtype=self.dtype,
-            )
-            trace = cgd.run(self._from_unit(starts))
-            flat = trace.flat()
-            trace_U = flat["U"]
-            trace_pred = {
-                "obj": flat["obj"],
-                "obj_std": flat["obj_std"],
-                "log_p": self._calibrated(flat["log_pfeas_total"]),
-            }
-            archive_U.append(trace_U)
-            archive.append(trace_pred)
+            runs = [(self.cgd_starts, self.feasibility_weight, 4)]
+            if seek:
+                half = self.cgd_starts // 2
+                runs = [
+                    (self.cgd_starts - half, self.feasibility_weight, 4),
+                    (half, FEASIBILITY_ONLY, 2),
+                ]
+            for n_starts, weight, obs_share in runs:
+                n_pop = min(n_starts // 2 if obs_share == 4 else n_starts // 4, pop_U.shape[0])
+                n_obs = min(n_starts // obs_share, len(par))
+                n_new = max(0, n_starts - n_pop - n_obs)
+                starts = np.vstack([pop_U[:n_pop], U_eval[par[:n_obs]], rng.random((n_new, d))])
+                cgd = ConstraintGradientDescent(
+                    self.model,
+                    bounds=self.bounds,
+                    steps=self.cgd_steps,
+                    lr=self.cgd_lr,
+                    lr_final=self.cgd_lr_final,
+                    feasibility_weight=weight,
+                    uncertainty_weight=self.uncertainty_weight,
+                    ideal=ideal,
+                    scale=scale,
+                    use_feasibility=self.use_feasibility,
+                    feasibility_mask=self.feasibility_mask,
+                    dtype=self.dtype,
+                )
+                flat = cgd.run(self._from_unit(starts)).flat()
+                trace_U = flat["U"] if trace_U is None else np.vstack([trace_U, flat["U"]])
+                archive_U.append(flat["U"])
+                archive.append(
+                    {
+                        "obj": flat["obj"],
+                        "obj_std": flat["obj_std"],
+                        "log_p": self._calibrated(flat["log_pfeas_total"]),
+                    }
+                )
         # 3b. local candidates: small steps around the observed feasible Pareto points
         ok_obs = np.all(np.isfinite(Y), axis=1)
         elite = np.flatnonzero(ok_obs & feasible_obs)
@@ -519,7 +529,7 @@ class SurrogateSearch:
         # objectives decide between candidates that are about equally likely feasible.
         fill = ((rank_obj - ideal) / scale).mean(axis=1)
         if pool["log_p"] is not None:
-            fill = -pool["log_p"] if seek else fill - self.feasibility_weight * pool["log_p"]
+            fill = fill - self.feasibility_weight * pool["log_p"]
         ref, front = None, None
         if self.selection == "hvi":
             front = Y[ok_obs & feasible_obs]
@@ -572,19 +582,32 @@ class SurrogateSearch:
             U_avoid = np.vstack([U_avoid, pool_U[lidx]])
             if front is not None:
                 front = np.vstack([front, rank_obj[lidx][lfeas]])
+        sidx, sfeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
+        if seek:
+            sidx, sfeas = select_batch(
+                pool_U,
+                rank_obj,
+                pool["log_p"],
+                (n - len(eidx) - len(lidx)) // 2,
+                U_avoid=U_avoid,
+                fill_score=-pool["log_p"],
+                front=front,
+                **select,
+            )
+            U_avoid = np.vstack([U_avoid, pool_U[sidx]])
         gidx, gfeas = select_batch(
             pool_U,
             rank_obj,
             pool["log_p"],
-            n - len(eidx) - len(lidx),
+            n - len(eidx) - len(lidx) - len(sidx),
             U_avoid=U_avoid,
             fill_score=fill,
             front=front,
             **select,
         )
         # The batch lists local slots first, then exploration, then the rest.
-        idx = np.concatenate([lidx, eidx, gidx]).astype(int)
-        pred_feas = np.concatenate([lfeas, efeas, gfeas]).astype(bool)
+        idx = np.concatenate([lidx, eidx, sidx, gidx]).astype(int)
+        pred_feas = np.concatenate([lfeas, efeas, sfeas, gfeas]).astype(bool)
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
             extra = rng.random((n - len(idx), d))
             pool_U = np.vstack([pool_U, extra])
