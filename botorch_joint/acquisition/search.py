@@ -239,9 +239,8 @@ class SurrogateSearch:
         dtype: torch.dtype = torch.float64,
     ) -> None:
         self.model = model
-        from botorch_joint.models import JointSurrogate
-
-        classifier = isinstance(model, JointSurrogate)
+        # A capability, not a type: ensembles of classifiers say so (JointSurrogate).
+        classifier = bool(getattr(model, "classifier_feasibility", False))
         if calibrate_feasibility is None:
             calibrate_feasibility = classifier
         self.calibrate_feasibility = bool(calibrate_feasibility)

@@ -113,6 +113,13 @@ class JointSurrogate(EnsembleModel):
         constraint_thresholds: one threshold per constraint column (default 0).
     """
 
+    #: Capability read by the surrogate search (``getattr(model, ..., False)``): the
+    #: feasibility probabilities come from an ensemble of classifiers, which is
+    #: confident away from its data and whose product over correlated constraints is
+    #: too low, so the search recalibrates it and tempers it when exploring
+    #: (``docs/search.md``). Gaussian-process models leave it unset.
+    classifier_feasibility: bool = True
+
     def __init__(
         self,
         train_X: Tensor,

@@ -45,10 +45,11 @@ class Prediction:
 def predict(model: Model, X: Tensor) -> Prediction:
     """Predict objectives and feasibility at ``X``, differentiably w.r.t. ``X``.
 
-    A model with a ``predict_outcomes(X)`` method gives its own prediction. For a
-    :class:`~botorch_joint.models.JointSurrogate`: the ensemble mean and standard
-    deviation (across members) of the objectives and the members' mean feasibility
-    probability. For :class:`~botorch_joint.models.GPR` /
+    A model with a ``predict_outcomes(X)`` method gives its own prediction. For an
+    ensemble with ``member_predictions(X)`` (per-member objectives and log
+    probabilities, as :class:`~botorch_joint.models.JointSurrogate`): the ensemble mean
+    and standard deviation (across members) of the objectives and the members' mean
+    feasibility probability. For :class:`~botorch_joint.models.GPR` /
     :class:`~botorch_joint.models.MEGP` (or any model whose posterior has ``m``
     objectives followed by ``k`` constraint values): the posterior mean and standard
     deviation of the objectives and ``Phi(mu_c / sigma_c)`` per constraint.
@@ -63,11 +64,9 @@ def predict(model: Model, X: Tensor) -> Prediction:
     hook = getattr(model, "predict_outcomes", None)
     if callable(hook):  # composite and analytic test models predict for themselves
         return hook(X)
-    from botorch_joint.models.joint import JointSurrogate
-
     m = int(model.num_objectives)
     k = int(getattr(model, "num_constraints", 0))
-    if isinstance(model, JointSurrogate):
+    if callable(getattr(model, "member_predictions", None)):  # a deep ensemble
         model.eval()
         obj, log_prob = model.member_predictions(model.transform_inputs(X))
         mean = obj.mean(dim=-3)

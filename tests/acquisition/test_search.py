@@ -147,6 +147,15 @@ def test_calibration_default_follows_the_model(disc_model):
     assert not SurrogateSearch(gp, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
 
 
+def test_classifier_defaults_follow_a_capability_not_a_type(disc_model):
+    class _Classifier(DiscModel):
+        classifier_feasibility = True
+
+    model = _Classifier()
+    search = SurrogateSearch(model, model.bounds.numpy())
+    assert search.calibrate_feasibility and search.explore_tempering == 0.1
+
+
 def test_calibration_is_on_by_default_for_joint_networks():
     from botorch_joint.models import JointSurrogate
 
