@@ -29,7 +29,8 @@ _LAZY = {
     "models": ("botorch_joint.models", None),
     "acquisition": ("botorch_joint.acquisition", None),
     "sensitivity": ("botorch_joint.sensitivity", None),
-    "evaluation": ("botorch_joint.evaluation", None),
+    "evaluation": ("botorch_joint.evaluation", None),  # the older name of parallel
+    "parallel": ("botorch_joint.parallel", None),
     "plotting": ("botorch_joint.plotting", None),
 }
 

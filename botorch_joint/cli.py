@@ -307,15 +307,15 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     problem = load_problem(args.problem)
     run_dir = Path(args.run_dir or f"runs/{problem.name}-{args.method}-s{args.seed}")
     try:
-        if args.evaluator == "mpi":
-            from botorch_joint.parallel.mpi import run_on_mpi
+        from botorch_joint.parallel import run_with_evaluator
 
-            return run_on_mpi(
-                lambda ev: _optimize_and_report(args, argv, problem, run_dir, ev),
-                n_workers=args.workers,
-                timeout=args.timeout,
-            )
-        return _optimize_and_report(args, argv, problem, run_dir, args.evaluator)
+        # under mpiexec (--evaluator mpi) rank 0 optimises and reports, the others evaluate
+        return run_with_evaluator(
+            args.evaluator,
+            lambda ev: _optimize_and_report(args, argv, problem, run_dir, ev),
+            n_workers=args.workers,
+            timeout=args.timeout,
+        )
     except (UsageError, ProblemDefinitionError) as exc:
         raise SystemExit(f"botorch-joint: {exc}") from None
 
@@ -347,7 +347,7 @@ def _optimize_and_report(
             batch_size=args.batch_size,
             initial_design=args.initial_design,
             sensitivity=None if args.sensitivity == "none" else args.sensitivity,
-            evaluator=None if evaluator == "serial" else evaluator,
+            evaluator=evaluator,
             run_dir=run_dir,
             resume=args.resume,
             seed=args.seed,

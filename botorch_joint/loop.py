@@ -24,11 +24,12 @@ import numpy as np
 
 from botorch_joint.designs import default_n_initial  # also bj.loop.default_n_initial
 from botorch_joint.errors import RunDirectoryError, SettingsError
-from botorch_joint.evaluation import (
+from botorch_joint.parallel import (
     Evaluator,
     check_n_workers,
     check_timeout,
     failed_evaluation,
+    launcher,
     make_evaluator,
     run_evaluator,
 )
@@ -110,7 +111,8 @@ def optimize(
         initial_design: ``"slh"``, ``"lh"``, ``"mc"`` or ``"sobol"`` (surrogate methods).
         sensitivity: ``"sgrad"``, ``"fast"``, ``"dgsm"`` or ``None`` (surrogate methods).
         evaluator: ``None`` (serial), ``"process"``, ``"mpi"``, any
-            ``concurrent.futures.Executor`` or an :class:`~botorch_joint.evaluation.Evaluator`.
+            ``concurrent.futures.Executor`` or an
+            :class:`~botorch_joint.parallel.base.Evaluator`.
         run_dir: directory for the checkpoint (rewritten as each batch starts, with
             every earlier evaluation) and the journal (appended after every evaluation).
         resume: continue the checkpointed run in ``run_dir``: nothing finished is lost
@@ -143,20 +145,11 @@ def optimize(
             is missing while a journal of finished evaluations is there.
         OSError: the journal or checkpoint could not be written (disk full...): the
             run stops rather than go on without recording; resume it later.
-        botorch_joint.evaluation.HungEvaluationsError: every worker of an executor
+        botorch_joint.parallel.base.HungEvaluationsError: every worker of an executor
             hangs in an evaluation past its time limit (the run resumes).
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a botorch_joint.Problem, got {type(problem).__name__}")
-    if isinstance(evaluator, str) and evaluator == "mpi":
-        from botorch_joint.parallel.mpi import mpi_world_size, run_on_mpi
-
-        if mpi_world_size() > 1:
-            # Under mpiexec every rank makes this call: rank 0 runs the loop, the others
-            # evaluate, and every rank returns rank 0's result.
-            given = dict(locals())
-            kwargs = {k: given[k] for k in _OPTIMIZE_ARGS if k != "evaluator"}
-            return run_on_mpi(lambda ev: optimize(evaluator=ev, **kwargs), timeout=timeout)
     budget = _check_int("budget", budget, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     seed = _check_int("seed", seed, 0)
@@ -166,6 +159,15 @@ def optimize(
         n_workers = check_n_workers(n_workers)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    launch = launcher(evaluator)
+    if launch is not None:
+        # The back end runs this call itself: under mpiexec every rank makes it, rank 0
+        # runs the loop, the others evaluate, and every rank returns rank 0's result.
+        given = dict(locals())
+        kwargs = {k: given[k] for k in _OPTIMIZE_ARGS if k != "evaluator"}
+        return launch(
+            lambda ev: optimize(evaluator=ev, **kwargs), n_workers=n_workers, timeout=timeout
+        )
     if strategy is None and method not in METHODS:
         raise SettingsError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     from botorch_joint.designs import DESIGNS

@@ -21,7 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botorch_joint.evaluation import ExecutorEvaluator, HungEvaluationsError, check_n_workers
+from botorch_joint.parallel.base import HungEvaluationsError, check_n_workers
+from botorch_joint.parallel.executor import ExecutorEvaluator
 
 T = TypeVar("T")
 
@@ -85,11 +86,11 @@ class MPIEvaluator(ExecutorEvaluator):
             until it returns.
         executor: an existing ``mpi4py.futures`` executor to use (not shut down by
             :meth:`close`).
-        grace: see :class:`~botorch_joint.evaluation.ExecutorEvaluator`.
+        grace: see :class:`~botorch_joint.parallel.executor.ExecutorEvaluator`.
         stuck_wait: how long points wait for a rank when every rank is stuck in an
             evaluation past its time limit, before
-            :class:`~botorch_joint.evaluation.HungEvaluationsError` stops the run
-            resumably (see :class:`~botorch_joint.evaluation.ExecutorEvaluator`).
+            :class:`~botorch_joint.parallel.base.HungEvaluationsError` stops the run
+            resumably (see :class:`~botorch_joint.parallel.executor.ExecutorEvaluator`).
 
     Raises:
         RuntimeError: when started under ``mpiexec`` with more than one rank and no

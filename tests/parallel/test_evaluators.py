@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.evaluation import (
+from botorch_joint.parallel import (
     ExecutorEvaluator,
     ProcessEvaluator,
     SerialEvaluator,
     make_evaluator,
 )
 
-sys.path.insert(0, str(Path(__file__).parent / "parallel"))
+sys.path.insert(0, str(Path(__file__).parent))
 import bj_fault_helpers as h  # noqa: E402
 
 OK, RAISE, HANG, NAN, EXIT, SEGFAULT, STUBBORN = (
@@ -277,7 +277,7 @@ def test_stuck_workers_never_turn_unrun_points_into_failures(monkeypatch):
 
 
 def test_evaluations_that_hang_too_long_stop_the_run_resumably(tmp_path, monkeypatch):
-    from botorch_joint.evaluation import HungEvaluationsError
+    from botorch_joint.parallel import HungEvaluationsError
 
     monkeypatch.setenv("BJ_TEST_HANG", "3.0")
     problem = h.faulty_problem()
