@@ -16,6 +16,10 @@ is chosen differs. Every peer drives its library through its ask/tell interface:
   failed last), population size = ``batch_size``, started at the best point of the
   initial design with step size ``sigma0`` in the unit cube.
 
+Importing this module registers every peer as a method of
+:func:`botorch_joint.strategies.register_method` (kind ``"peer"``), so the harness and
+``bj.optimize(problem, method="nsga2")`` build them like the library's own methods.
+
 Failed evaluations are told as failures (optuna: ``TrialState.FAIL``) or as the worst
 infeasible points (pymoo, CMA-ES). Every library is imported lazily; :func:`peer_missing`
 says which package a peer lacks.
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from botorch_joint.designs import sample
+from botorch_joint.strategies import register_method
 from botorch_joint.strategies.base import Proposal, Strategy
 
 if TYPE_CHECKING:
@@ -52,6 +57,7 @@ __all__ = [
     "deb_fitness",
     "make_peer",
     "peer_missing",
+    "register_peers",
 ]
 
 
@@ -441,3 +447,45 @@ def make_peer(
         initial_design=initial_design,
         **(options or {}),
     )
+
+
+def _method_factory(name: str) -> Any:
+    """A registry factory for the peer ``name`` (the run's sensitivity does not apply)."""
+
+    def build(
+        problem: Problem,
+        *,
+        method: str,
+        budget: int,
+        seed: int = 0,
+        initial_design: str = "slh",
+        sensitivity: str | None = None,
+        batch_size: int = 20,
+        **options: Any,
+    ) -> PeerStrategy:
+        return make_peer(
+            name,
+            problem,
+            budget=budget,
+            seed=seed,
+            batch_size=batch_size,
+            initial_design=initial_design,
+            options=options,
+        )
+
+    return build
+
+
+def register_peers() -> None:
+    """Register every peer as a method (kind ``"peer"``); repeated calls change nothing."""
+    for name in PEERS:
+        register_method(
+            name,
+            _method_factory(name),
+            kind="peer",
+            missing=lambda name=name: peer_missing(name),
+            replace=True,
+        )
+
+
+register_peers()

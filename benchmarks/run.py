@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as _dt
-import importlib.util
 import json
 import os
 import platform
@@ -106,45 +105,30 @@ def say(msg: str) -> None:
 
 # --------------------------------------------------------------------- methods
 def all_methods() -> list[str]:
-    """Every method name the harness knows: the library's methods, then the peers."""
-    from benchmarks.peers import PEERS
-    from botorch_joint.strategies import METHODS
+    """Every registered method: the library's, then the peers (registered on import)."""
+    import benchmarks.peers  # noqa: F401 - registers the peers as methods
+    from botorch_joint.strategies import method_names
 
-    return list(METHODS) + list(PEERS)
+    return method_names()
 
 
 def method_kind(method: str) -> str:
-    """``"surrogate"``, ``"ax"``, ``"space-filling"`` or ``"peer"``."""
-    from botorch_joint.strategies import SPACE_FILLING, SURROGATE
+    """The registered kind: ``"surrogate"``, ``"ax"``, ``"space-filling"``, ``"peer"``..."""
+    import benchmarks.peers  # noqa: F401 - registers the peers as methods
+    from botorch_joint.strategies import get_method
 
-    if method in SPACE_FILLING:
-        return "space-filling"
-    if method in SURROGATE:
-        return "surrogate"
-    if method == "ax-default":
-        return "ax"
-    return "peer"
+    return get_method(method).kind
 
 
 def method_missing(method: str) -> str | None:
     """Why ``method`` cannot run in this installation, or ``None`` if it can."""
-    from benchmarks.peers import PEERS, peer_missing
-    from botorch_joint import strategies
+    import benchmarks.peers  # noqa: F401 - registers the peers as methods
+    from botorch_joint.strategies import UnknownMethodError, get_method
 
-    if method in PEERS:
-        return peer_missing(method)
-    if method not in strategies.METHODS:
-        return f"unknown method {method!r}; known: {all_methods()}"
-    factory = getattr(strategies, "_FACTORIES", {}).get(method)
-    if factory is not None:
-        module = factory.split(":")[0]
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ImportError:
-            found = False
-        if not found:
-            return f"method {method!r} is not implemented in this checkout ({module} is missing)"
-    return None
+    try:
+        return get_method(method).why_unavailable()
+    except UnknownMethodError as exc:
+        return str(exc)
 
 
 # -------------------------------------------------------------------- problems
@@ -347,25 +331,12 @@ def execute(task: dict[str, Any], provenance: dict[str, Any] | None = None) -> d
         **(provenance or {"versions": versions(), "machine": machine()}),
     }
     try:
+        import benchmarks.peers  # noqa: F401 - registers the peers as methods
         import botorch_joint as bj
 
         # Thread counts come from OMP_NUM_THREADS & co., set by the parent before torch loads.
         problem = build_problem(task["problem"], task["problem_options"])
-        strategy = None
-        if task["kind"] == "peer":
-            from benchmarks.peers import make_peer
-
-            strategy = make_peer(
-                task["method"],
-                problem,
-                budget=task["budget"],
-                seed=task["seed"],
-                batch_size=task["batch_size"],
-                initial_design=task["initial_design"],
-                options=task["options"],
-            )
-        method = task["method"] if strategy is None else strategy.name
-        resume = _usable_checkpoint(run_dir, task, method, problem.dim)
+        resume = _usable_checkpoint(run_dir, task, task["method"], problem.dim)
         if resume:
             print(f"resuming from {run_dir}", flush=True)
         wall_from = time.perf_counter()
@@ -381,8 +352,7 @@ def execute(task: dict[str, Any], provenance: dict[str, Any] | None = None) -> d
             resume=resume,
             seed=task["seed"],
             progress=False,
-            method_options=task["options"] if strategy is None else None,
-            strategy=strategy,
+            method_options=task["options"],
         )
         wall = time.perf_counter() - wall_from
         data = result.to_json_dict()
@@ -435,8 +405,8 @@ def _usable_checkpoint(run_dir: Path, task: dict[str, Any], method: str, dim: in
         saved = json.loads(path.read_text()).get("settings", {})
     except (OSError, ValueError):
         saved = {}
-    from botorch_joint.loop import default_n_initial
-    from botorch_joint.strategies import SPACE_FILLING
+    from botorch_joint.designs import default_n_initial
+    from botorch_joint.strategies.registry import spans_budget
 
     n0 = task["n_initial"] or default_n_initial(dim, task["budget"], task["batch_size"])
     wanted = {
@@ -444,7 +414,7 @@ def _usable_checkpoint(run_dir: Path, task: dict[str, Any], method: str, dim: in
         "budget": task["budget"],
         "batch_size": task["batch_size"],
         # a space-filling run records its own design as its initial design
-        "initial_design": method if method in SPACE_FILLING else task["initial_design"],
+        "initial_design": method if spans_budget(method) else task["initial_design"],
         "seed": task["seed"],
         "n_initial": n0,
     }

@@ -15,14 +15,15 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from botorch_joint import metrics, problems
     from botorch_joint.loop import optimize
+    from botorch_joint.persistence import load_result
     from botorch_joint.problems.base import Problem
-    from botorch_joint.result import Result, load_result
+    from botorch_joint.result import Result
 
 _LAZY = {
     "Problem": ("botorch_joint.problems.base", "Problem"),
     "optimize": ("botorch_joint.loop", "optimize"),
     "Result": ("botorch_joint.result", "Result"),
-    "load_result": ("botorch_joint.result", "load_result"),
+    "load_result": ("botorch_joint.persistence", "load_result"),
     "problems": ("botorch_joint.problems", None),
     "metrics": ("botorch_joint.metrics", None),
     "designs": ("botorch_joint.designs", None),

@@ -404,7 +404,7 @@ class _EpochLines:
 
 def _interrupted(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
     """After Ctrl-C: save what finished and say how to continue."""
-    from botorch_joint.result import CHECKPOINT, load_result
+    from botorch_joint.persistence import CHECKPOINT, load_result
 
     resume = ["botorch-joint", *argv] + ([] if args.resume else ["--resume"])
     size, _ = launcher_ranks()

@@ -33,21 +33,22 @@ from botorch_joint.parallel import (
     make_evaluator,
     run_evaluator,
 )
-from botorch_joint.problems.base import Evaluation, Problem
-from botorch_joint.result import (
+from botorch_joint.persistence import (
     INTERRUPTED,
     JOURNAL,
     STARTED,
     CheckpointError,
-    Result,
     append_journal,
     batch_id,
     load_checkpoint,
+    load_result,
     mark_journal,
     read_journal,
     restart_journal,
     save_checkpoint,
 )
+from botorch_joint.problems.base import Evaluation, Problem
+from botorch_joint.result import Result
 from botorch_joint.run_lock import RunLock
 from botorch_joint.strategies import METHODS, SPACE_FILLING, Strategy, make_strategy
 
@@ -141,7 +142,7 @@ def optimize(
             ``resume`` is false (a ``FileExistsError``).
         botorch_joint.run_lock.RunDirectoryLockedError: another run is using
             ``run_dir``; the message names it (host, pid, start time).
-        botorch_joint.result.CheckpointError: the checkpoint is not consistent, or
+        botorch_joint.persistence.checkpoint.CheckpointError: the checkpoint is not consistent, or
             is missing while a journal of finished evaluations is there.
         OSError: the journal or checkpoint could not be written (disk full...): the
             run stops rather than go on without recording; resume it later.
@@ -231,8 +232,6 @@ def optimize(
             )
         done = len(result)
         if pending is not None and run_dir is not None:
-            from botorch_joint.result import load_result
-
             # Evaluations journaled before an interruption count as done from the start,
             # so the bar's rate does not jump as if they had just finished.
             done = len(load_result(run_dir))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.result import load_checkpoint
+from botorch_joint.persistence import load_checkpoint
 
 
 @pytest.mark.parametrize("method", ["sobol", "lh", "slh", "mc"])

@@ -8,7 +8,8 @@ import stat
 import numpy as np
 
 import botorch_joint as bj
-from botorch_joint.result import CHECKPOINT, Result, write_atomic
+from botorch_joint.persistence import CHECKPOINT, write_atomic
+from botorch_joint.result import Result
 
 
 def test_repr_is_a_one_line_summary(toy_problem):

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint import result as result_module
 from botorch_joint.errors import SettingsError
-from botorch_joint.result import CheckpointError, load_checkpoint, save_checkpoint
+from botorch_joint.persistence import CheckpointError, load_checkpoint, save_checkpoint
+from botorch_joint.persistence import journal as journal_module
 from botorch_joint.run_lock import RunDirectoryLockedError
 
 HELPERS = Path(__file__).parent / "parallel"
@@ -237,7 +237,7 @@ def test_a_failing_journal_write_stops_the_run_and_loses_nothing(tmp_path, monke
     log = tmp_path / "evaluated.log"
     monkeypatch.setenv("BJ_TEST_LOG", str(log))
     run_dir = tmp_path / "run"
-    real = result_module._append_record
+    real = journal_module._append_record
     results_written = []
 
     def disk_full_after_six(path, rec, durable):
@@ -248,7 +248,7 @@ def test_a_failing_journal_write_stops_the_run_and_loses_nothing(tmp_path, monke
             results_written.append(rec)
         real(path, rec, durable)
 
-    monkeypatch.setattr(result_module, "_append_record", disk_full_after_six)
+    monkeypatch.setattr(journal_module, "_append_record", disk_full_after_six)
     pool = _thread_pool() if kind == "executor" else None
     evaluator = pool if kind == "executor" else kind
     try:
@@ -268,7 +268,7 @@ def test_a_failing_journal_write_stops_the_run_and_loses_nothing(tmp_path, monke
     # every evaluation that was reported as recorded is on disk
     on_disk = bj.load_result(run_dir)
     assert len(on_disk) == 6
-    monkeypatch.setattr(result_module, "_append_record", real)
+    monkeypatch.setattr(journal_module, "_append_record", real)
     final = resume(run_dir)
     evaluated = h.read_log(str(log))
     for x in on_disk.X:  # what was recorded was not evaluated again
@@ -548,7 +548,7 @@ def test_checkpoint_and_journal_are_strict_json_and_read_back_exactly(tmp_path):
     bad = {"epoch": 3, "id": "b", "X": [[0.9]]}
     save_checkpoint(run_dir, result, pending=bad)
     ev = problem.evaluate_point(np.array([0.9]))
-    result_module.append_journal(run_dir, bad, 0, ev)
+    journal_module.append_journal(run_dir, bad, 0, ev)
     for line in (run_dir / "journal.jsonl").read_text().splitlines():
         json.loads(line, parse_constant=strict)
     assert bj.load_result(run_dir).failed[-1]

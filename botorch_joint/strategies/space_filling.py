@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,3 +31,27 @@ class SpaceFilling(Strategy):
     def propose(self, data: Result, n: int, epoch: int) -> Proposal:
         start = len(data)
         return Proposal(self._X[start : start + n].copy())
+
+
+def make_space_filling(
+    problem: Problem,
+    *,
+    method: str,
+    budget: int,
+    seed: int = 0,
+    initial_design: str = "slh",
+    sensitivity: str | None = None,
+    batch_size: int = 20,
+    **options: Any,
+) -> SpaceFilling:
+    """The registry's factory for ``sobol``, ``lh``, ``slh`` and ``mc``.
+
+    The method's own design is the run's initial design too, so ``initial_design``,
+    ``sensitivity`` and ``batch_size`` do not change the points.
+
+    Raises:
+        TypeError: any method option (these methods take none).
+    """
+    if options:
+        raise TypeError(f"method {method!r} takes no method_options, got {sorted(options)}")
+    return SpaceFilling(problem, budget, seed, design=method)

@@ -297,3 +297,18 @@ def test_unknown_peer_and_missing_package_messages(monkeypatch):
     assert msg and "pip install surely_not_installed_pkg" in msg
     with pytest.raises(ImportError, match="surely_not_installed_pkg"):
         peers.make_peer("nsga2", _toy(), budget=4)
+
+
+def test_the_harness_reads_the_method_registry(monkeypatch):
+    from botorch_joint.strategies import get_method, register_method, registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_method("my-sobol", "botorch_joint.strategies.space_filling:make_space_filling")
+    methods = bench_run.all_methods()
+    assert methods[: len(bj.strategies.METHODS)] == list(bj.strategies.METHODS)
+    assert set(peers.PEERS) <= set(methods) and "my-sobol" in methods
+    assert {bench_run.method_kind(p) for p in peers.PEERS} == {"peer"}
+    assert bench_run.method_kind("my-sobol") == "custom"
+    assert bench_run.method_kind("gpr") == "surrogate"
+    assert get_method("nsga2").why_unavailable() == peers.peer_missing("nsga2")
+    assert "unknown method 'nope'" in bench_run.method_missing("nope")
