@@ -30,6 +30,7 @@ _LAZY = {
     "models": ("botorch_joint.models", None),
     "acquisition": ("botorch_joint.acquisition", None),
     "sensitivity": ("botorch_joint.sensitivity", None),
+    "strategies": ("botorch_joint.strategies", None),
     "evaluation": ("botorch_joint.evaluation", None),  # the older name of parallel
     "parallel": ("botorch_joint.parallel", None),
     "plotting": ("botorch_joint.plotting", None),

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from botorch_joint.strategies import METHODS
+from botorch_joint.strategies import method_names
 
 #: exit status of a run stopped with Ctrl-C (128 + SIGINT, as shells report it)
 EXIT_INTERRUPTED = 130
@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     run.add_argument("problem", help="built-in problem name or module:attribute")
-    run.add_argument("--method", default="c+o-ftt", choices=list(METHODS), help="method")
+    run.add_argument("--method", default="c+o-ftt", choices=method_names(), help="method")
     run.add_argument("--budget", type=_bounded(int, 1), default=200, help="total true evaluations")
     run.add_argument(
         "--batch-size", type=_bounded(int, 1), default=20, help="evaluations per epoch"

@@ -50,7 +50,8 @@ from botorch_joint.persistence import (
 from botorch_joint.problems.base import Evaluation, Problem
 from botorch_joint.result import Result
 from botorch_joint.run_lock import RunLock
-from botorch_joint.strategies import METHODS, SPACE_FILLING, Strategy, make_strategy
+from botorch_joint.strategies import Strategy, get_method, make_strategy
+from botorch_joint.strategies.registry import spans_budget
 
 logger = logging.getLogger("botorch_joint")
 
@@ -105,7 +106,9 @@ def optimize(
 
     Args:
         problem: the problem to optimise.
-        method: one of :data:`botorch_joint.strategies.METHODS`.
+        method: a registered method
+            (:func:`~botorch_joint.strategies.registry.method_names`; add one with
+            :func:`~botorch_joint.strategies.registry.register_method`).
         budget: total true evaluations, initial design included.
         n_initial: initial design size (default :func:`default_n_initial`).
         batch_size: evaluations per epoch after the initial design.
@@ -169,8 +172,8 @@ def optimize(
         return launch(
             lambda ev: optimize(evaluator=ev, **kwargs), n_workers=n_workers, timeout=timeout
         )
-    if strategy is None and method not in METHODS:
-        raise SettingsError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if strategy is None:
+        get_method(method)  # an unknown name raises UnknownMethodError (a SettingsError)
     from botorch_joint.designs import DESIGNS
 
     if initial_design not in DESIGNS:
@@ -184,14 +187,14 @@ def optimize(
     method_name = strategy.name if strategy is not None else method
     if n_initial is None:
         n_initial = default_n_initial(problem.dim, budget, batch_size)
-        if method_name not in SPACE_FILLING:  # their design spans the whole budget
+        if not spans_budget(method_name):  # a space-filling design has no surrogate
             _warn_small_budget(problem.dim, budget, batch_size, n_initial, method_name)
     n_initial = _check_int("n_initial", n_initial, 1)
     if n_initial > budget:
         raise SettingsError(f"n_initial ({n_initial}) exceeds budget ({budget})")
     if resume and run_dir is None:
         raise SettingsError("resume=True needs run_dir")
-    if method_name in SPACE_FILLING:
+    if spans_budget(method_name):
         initial_design = method_name  # the method's own design is the initial design too
     settings = {
         "method": method_name,
