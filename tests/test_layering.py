@@ -28,9 +28,6 @@ PACKAGE = ROOT / "botorch_joint"
 
 #: (importer, imported) function-level imports that may close a cycle, and why.
 ALLOWED_LAZY: dict[tuple[str, str], str] = {
-    ("botorch_joint.evaluation", "botorch_joint.parallel.mpi"): (
-        "the MPI evaluator factory; evaluators become one family (issue 17, item 1)"
-    ),
     ("botorch_joint.problems.base", "botorch_joint.problems.bluepyopt"): (
         "Problem.from_bluepyopt, an alternative constructor kept for the adapter "
         "(problems are split by kind in issue 17, item 3)"
