@@ -4,7 +4,10 @@ One network per ensemble member learns the objectives (regression head) and the
 feasibility of every constraint (classification head, one logit per constraint) from a
 shared representation. The ensemble's spread is the model's uncertainty; its members
 are the samples of BoTorch's :class:`~botorch.posteriors.ensemble.EnsemblePosterior`, so
-the model works unchanged in every Monte-Carlo acquisition function.
+the Monte-Carlo acquisition functions that sample the posterior work with it unchanged
+(tested: qLogNEHVI, qNEHVI, qLogNParEGO, qLogNEI with constraints, qUCB, and a
+``ScalarizedPosteriorTransform``); those that fantasize (the knowledge gradients) raise
+``UnsupportedError`` (:class:`~botorch_joint.models.ensemble.EnsembleSurrogate`).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from botorch.exceptions.errors import UnsupportedError
-from botorch.models.ensemble import EnsembleModel
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import OutcomeTransform
 from botorch.utils.datasets import SupervisedDataset
 from torch import Tensor
 
+from botorch_joint.models.ensemble import EnsembleSurrogate
 from botorch_joint.models.gp import impute_constraints
 from botorch_joint.models.networks import build_network
 
@@ -36,14 +39,18 @@ PREDICT_CHUNK = 4096
 VALUE_NOISE_FLOOR = 0.05
 
 
-class JointSurrogate(EnsembleModel):
+class JointSurrogate(EnsembleSurrogate):
     """Deep-ensemble network with an objective head and a constraint-feasibility head.
 
     The posterior at ``X`` (``batch_shape x n x d``, problem units) has ``m + k``
     outputs: the ``m`` predicted objectives (original units, minimised) followed by the
     ``k`` predicted probabilities that each constraint is satisfied (``c >= 0``). Its
     ensemble dimension holds one prediction per member, so in Monte-Carlo acquisition
-    functions each sample is one member's prediction. Gradients flow to ``X``.
+    functions each sample is one member's prediction. Gradients flow to ``X``. A posterior
+    transform is applied to each member's prediction; ``fantasize`` and
+    ``condition_on_observations`` raise ``UnsupportedError`` (a network ensemble cannot
+    be conditioned without retraining), so the knowledge-gradient acquisitions do not
+    work with it.
 
     Feasibility outputs are probabilities; with BoTorch's constraint convention
     (feasible iff the callable is ``<= 0``) use ``lambda Z: 0.5 - Z[..., m + j]``, or pass
