@@ -8,7 +8,8 @@
   predicted-feasible batch from them.
 * :class:`SensitivityWeightedPerturbation`: offspring whose per-parameter step sizes
   follow sensitivity indices.
-* :class:`SurrogateSearch`: the per-epoch population search that combines them.
+* :class:`SurrogateSearch`: the per-epoch population search that combines them, tuned
+  by :class:`SearchOptions`.
 """
 
 from botorch_joint.acquisition.descent import ConstraintGradientDescent, Trace, ray_weights
@@ -21,6 +22,7 @@ from botorch_joint.acquisition.loss import (
     scalarize,
     unified_loss,
 )
+from botorch_joint.acquisition.options import SearchOptions
 from botorch_joint.acquisition.perturbation import (
     SensitivityWeightedPerturbation,
     perturbation_scales,
@@ -36,6 +38,7 @@ from botorch_joint.acquisition.search import SearchResult, SurrogateSearch
 __all__ = [
     "ConstraintGradientDescent",
     "Outcomes",
+    "SearchOptions",
     "SearchResult",
     "SensitivityWeightedPerturbation",
     "SurrogateSearch",

@@ -17,11 +17,10 @@ evaluations):
    samples) :func:`~botorch_joint.acquisition.ranking.select_batch` picks the batch,
    never repeating an evaluated point: first, greedily, the predicted-feasible
    candidates with the largest predicted hypervolume improvement times P(feasible)
-   (quality and spread; ``selection="hvi"``), then the rest of the predicted Pareto
-   fronts thinned by maximum diversity across objectives; too few predicted-feasible
-   candidates are topped up by the unified loss, spread out in the input space. With
-   an uncertainty bonus ``beta``, objectives enter ranking and selection as
-   ``mu - beta * sigma``. A share of the batch (``explore_fraction``) is chosen first
+   (quality and spread), then the rest of the predicted Pareto fronts thinned by
+   maximum diversity across objectives; too few predicted-feasible candidates are
+   topped up by the unified loss, spread out in the input space. A share of the batch
+   (``explore_fraction``) is chosen first
    the same way but on optimistic objectives ``mu - explore_weight * sigma``, from a
    pool that also holds *probes* (the best evaluated points with one coordinate
    redrawn): exploration where the surrogate has no data. There a classifier's
@@ -37,6 +36,7 @@ points that were observed feasible (or least infeasible).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,15 +45,30 @@ import torch
 
 from botorch_joint.acquisition.descent import ConstraintGradientDescent
 from botorch_joint.acquisition.loss import outcomes
+from botorch_joint.acquisition.options import (
+    CGD_LR,
+    CGD_LR_FINAL,
+    CROSSOVER_RATE,
+    EXPLORE_MIN_PROBABILITY,
+    EXPLORE_PARENTS,
+    EXPLORE_PROBES,
+    FEASIBILITY_ONLY,
+    FEASIBILITY_THRESHOLD,
+    MIN_DISTANCE,
+    PERTURBATION_DIRECTION,
+    PERTURBATION_STRENGTH,
+    RANDOM_FRACTION,
+    SearchOptions,
+)
 from botorch_joint.acquisition.perturbation import SensitivityWeightedPerturbation
 from botorch_joint.acquisition.ranking import (
-    non_dominated_ranks,
     observed_violation,
     select_batch,
     survival,
 )
 
 __all__ = [
+    "SearchOptions",
     "SearchResult",
     "SurrogateSearch",
     "exploration_log_p",
@@ -61,13 +76,8 @@ __all__ = [
     "tempered_log_p",
 ]
 
-#: ``explore_tempering`` of classifier feasibility (``JointSurrogate``): at a normalised
-#: objective spread of 0.1 the logit counts as uncertain by about 1.6 (``sqrt(8 / pi)``).
-DEFAULT_EXPLORE_TEMPERING = 0.1
-
-#: Feasibility weight of the descent while no evaluation is feasible: the objective
-#: term stays only to break ties.
-FEASIBILITY_ONLY = 1e4
+#: Floating type of the candidates fed to the model.
+DTYPE = torch.float64
 
 
 @dataclass
@@ -116,89 +126,21 @@ class SurrogateSearch:
     """Population search plus constraint-gradient refinement on a fitted surrogate.
 
     Args:
-        model: fitted surrogate (prediction protocol of :mod:`botorch_joint.models`).
+        model: fitted surrogate (prediction protocol of :mod:`botorch_joint.models`). A
+            true ``classifier_feasibility`` attribute (as on
+            :class:`~botorch_joint.models.JointSurrogate`) says its feasibility comes
+            from classifiers, which sets the ``None`` defaults of ``options``.
         bounds: ``(2, d)`` box in the problem's units.
         sensitivity: ``(d,)`` sensitivity indices for the perturbation (``None``:
             uniform steps).
         use_feasibility: use the model's feasibility predictions (``False`` for ``o-``).
         feasibility_mask: ``(k,)`` which constraints' predictions to use (default all).
-        pop_size: population size of the evolutionary stage.
-        generations: generations of the evolutionary stage.
-        crossover_rate: share of offspring made by uniform crossover before perturbing.
-        random_fraction: share of the first population drawn uniformly at random.
-        perturbation_scale: geometric-mean perturbation step (unit cube).
-        direction: ``"finer"``, ``"coarser"`` or ``"uniform"`` (see
-            :class:`SensitivityWeightedPerturbation`).
-        strength: how strongly sensitivities shape the steps.
-        cgd_starts: number of constraint-gradient-descent starts.
-        cgd_steps: gradient steps per start.
-        cgd_lr: Adam step size (unit cube) at the first step.
-        cgd_lr_final: last step size as a fraction of ``cgd_lr``.
-        feasibility_weight: weight of the feasibility term of the unified loss (4 by
-            default: over 1 it raised the feasible share on ``hh-cell`` and the
-            hypervolume on ``c2dtlz2``, at some cost in ``hh-cell`` hypervolume; see
-            ``docs/search.md``).
-        uncertainty_weight: optimism ``beta`` for models with a predictive spread.
-        feasibility_threshold: P(feasible) above which a candidate counts as feasible.
-        min_distance: duplicate radius (relative to the cube's diagonal).
-        selection: ``"hvi"`` (greedy predicted hypervolume improvement times
-            P(feasible), then maximum diversity) or ``"diversity"`` (maximum predicted
-            diversity across objectives only).
-        hvi_min_probability: P(feasible) a candidate needs for the hypervolume stage
-            of the selection (default ``feasibility_threshold``).
-        local_fraction: share of the batch reserved for *local* candidates: small
-            sensitivity-weighted steps (``local_scale``) around the observed feasible
-            Pareto points, selected the same way (only when some evaluation is
-            feasible; unused slots go to the global pool).
-        local_scale: geometric-mean step of the local candidates (unit cube).
-        local_samples: number of local candidates.
-        explore_fraction: share of the batch reserved for *exploration* (default
-            0.2, 4 of 20): greedy hypervolume improvement (times P(feasible)) of the
-            optimistic objectives ``mu - explore_weight * sigma`` over the observed
-            feasible front, among candidates with ``P(feasible) >=
-            explore_min_probability``; the pool then also holds *probes*, the best
-            evaluated points with one coordinate redrawn uniformly. A surrogate
-            extrapolates badly where it has no data (on ``c2dtlz2`` the network
-            predicts the far ends of the front 0.25 too high) and cannot tell the
-            effect of a parameter that every good evaluation shares (on one
-            ``c2dtlz2`` run all proposals kept one distance variable at its bound for
-            six epochs); exploitation alone never looks there. Needs a hypervolume
-            selection and a model with a predictive spread; unused slots go to the
-            exploitation stage. Measured in ``docs/search.md``.
-        explore_weight: optimism ``beta`` of the exploration stage.
-        explore_min_probability: P(feasible) an exploration candidate needs.
-        explore_parents: how many of the best evaluated points (Deb's rule) seed the
-            probes (``local_samples`` probes in all).
-        explore_tempering: in the exploration stage only, treat the logit of
-            P(feasible) as uncertain where the ensemble's objective predictions
-            disagree: ``P = sigmoid(logit / sqrt(1 + (s / explore_tempering)^2))``, ``s``
-            the mean over objectives of the predictive spread divided by the objective
-            scale (the probit approximation of a Gaussian logit, pulled towards 1/2).
-            A neural classifier is confidently wrong away from its data (on
-            ``c2dtlz2`` five members gave the unexplored feasible ends of the front
-            P(feasible) of at most 0.012), but its shared trunk is out of its depth
-            there too, and the regression members show it (objective spread 0.14-0.18
-            there against 0.009 near the data; ``benchmarks/corner_feasibility.py``).
-            ``None`` (default): 0.1 for
-            :class:`~botorch_joint.models.JointSurrogate`, 0 (off) for GPs, whose
-            ``Phi(mu / sigma)`` already widens away from the data.
-        feasibility_first: while no evaluation is feasible, half the descents minimise
-            the predicted violation (``-sum_j log P_j``) alone, half of their starts the
-            least-violating evaluations, and half the batch (after exploration) is
-            chosen by P(feasible) alone.
         ref_point: ``(m,)`` reference point of the hypervolume stage (default: the
             observed feasible, else successful, objectives' maximum plus 10 % of their
             range).
-        calibrate_feasibility: recalibrate the predicted P(all constraints hold) on the
-            evaluations so far (a logistic fit of the observed all-feasible labels on
-            the predicted log-probability, monotone, once two feasible and two
-            infeasible evaluations exist) before it is compared with
-            ``feasibility_threshold`` and weighs the selection. ``None`` (default):
-            for ensemble classifiers (:class:`~botorch_joint.models.JointSurrogate`),
-            whose product of per-constraint probabilities is far too low when the
-            constraints are correlated (on ``hh-cell`` no candidate ever reached 0.5,
-            so the selection never saw a predicted-feasible point), and not for GPs.
-        dtype: floating type of the candidates fed to the model.
+        options: the tuning options, a :class:`SearchOptions` or a dict of its field
+            names (default: every default; see :class:`SearchOptions` for each one
+            and the measurement behind it). Unknown and removed names are refused.
     """
 
     def __init__(
@@ -208,42 +150,11 @@ class SurrogateSearch:
         sensitivity: np.ndarray | None = None,
         use_feasibility: bool = True,
         feasibility_mask: np.ndarray | None = None,
-        pop_size: int = 96,
-        generations: int = 10,
-        crossover_rate: float = 0.5,
-        random_fraction: float = 0.25,
-        perturbation_scale: float = 0.08,
-        direction: str = "finer",
-        strength: float = 0.5,
-        cgd_starts: int = 32,
-        cgd_steps: int = 25,
-        cgd_lr: float = 0.05,
-        cgd_lr_final: float = 0.1,
-        feasibility_weight: float = 4.0,
-        uncertainty_weight: float = 0.0,
-        feasibility_threshold: float = 0.5,
-        min_distance: float = 1e-3,
-        selection: str = "hvi",
-        hvi_min_probability: float | None = None,
-        local_fraction: float = 0.0,
-        local_scale: float = 0.02,
-        local_samples: int = 256,
-        explore_fraction: float = 0.2,
-        explore_weight: float = 2.0,
-        explore_min_probability: float = 0.1,
-        explore_parents: int = 16,
-        explore_tempering: float | None = None,
-        feasibility_first: bool = True,
         ref_point: np.ndarray | None = None,
-        calibrate_feasibility: bool | None = None,
-        dtype: torch.dtype = torch.float64,
+        options: SearchOptions | Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
-        # A capability, not a type: ensembles of classifiers say so (JointSurrogate).
-        classifier = bool(getattr(model, "classifier_feasibility", False))
-        if calibrate_feasibility is None:
-            calibrate_feasibility = classifier
-        self.calibrate_feasibility = bool(calibrate_feasibility)
+        self.options = SearchOptions.coerce(options).resolve(model)
         self.calibration: tuple[float, float] | None = None
         self.bounds = np.asarray(bounds, dtype=float)
         self.dim = self.bounds.shape[1]
@@ -254,52 +165,15 @@ class SurrogateSearch:
         )
         if self.feasibility_mask is not None and not any(self.feasibility_mask):
             self.use_feasibility = False
-        self.pop_size = int(pop_size)
-        self.generations = int(generations)
-        self.crossover_rate = float(crossover_rate)
-        self.random_fraction = float(random_fraction)
         self.perturbation = SensitivityWeightedPerturbation(
             self.sensitivity,
-            scale=perturbation_scale,
-            direction=direction,
-            strength=strength,
+            scale=self.options.perturbation_scale,
+            direction=PERTURBATION_DIRECTION,
+            strength=PERTURBATION_STRENGTH,
             dim=self.dim,
         )
-        self.cgd_starts = int(cgd_starts)
-        self.cgd_steps = int(cgd_steps)
-        self.cgd_lr = float(cgd_lr)
-        self.cgd_lr_final = float(cgd_lr_final)
-        self.feasibility_weight = float(feasibility_weight)
-        self.uncertainty_weight = float(uncertainty_weight)
-        self.feasibility_threshold = float(feasibility_threshold)
-        self.min_distance = float(min_distance)
-        if selection not in ("hvi", "diversity"):
-            raise ValueError(f"unknown selection {selection!r}; choose 'hvi' or 'diversity'")
-        self.selection = selection
-        self.hvi_min_probability = hvi_min_probability
-        self.local_fraction = float(local_fraction)
-        self.local_samples = int(local_samples)
-        self.local_perturbation = SensitivityWeightedPerturbation(
-            self.sensitivity,
-            scale=local_scale,
-            direction=direction,
-            strength=strength,
-            dim=self.dim,
-        )
-        if not 0.0 <= float(explore_fraction) <= 1.0:
-            raise ValueError(f"explore_fraction must be in [0, 1], got {explore_fraction!r}")
-        self.explore_fraction = float(explore_fraction)
-        self.explore_weight = float(explore_weight)
-        self.explore_min_probability = float(explore_min_probability)
-        self.explore_parents = int(explore_parents)
-        if explore_tempering is None:
-            explore_tempering = DEFAULT_EXPLORE_TEMPERING if classifier else 0.0
-        if not explore_tempering >= 0:  # also rejects NaN
-            raise ValueError(f"explore_tempering must be >= 0, got {explore_tempering!r}")
-        self.explore_tempering = float(explore_tempering)
-        self.feasibility_first = bool(feasibility_first)
         self.ref_point = None if ref_point is None else np.asarray(ref_point, float)
-        self.dtype = dtype
+        self.dtype = DTYPE
 
     # ---------------------------------------------------------------- helpers
     def _to_unit(self, X: np.ndarray) -> np.ndarray:
@@ -374,17 +248,11 @@ class SurrogateSearch:
         self.calibration = (float(res.x[0]), float(res.x[1]))
         return self.calibration
 
-    def _rank_objectives(self, pred: dict[str, np.ndarray | None]) -> np.ndarray:
-        obj = pred["obj"]
-        if self.uncertainty_weight and pred["obj_std"] is not None:
-            obj = obj - self.uncertainty_weight * pred["obj_std"]
-        return obj
-
     def _violation(self, pred: dict[str, np.ndarray | None]) -> np.ndarray | None:
         lp = pred["log_p"]
         if lp is None:
             return None
-        return np.maximum(0.0, np.log(self.feasibility_threshold) - lp)
+        return np.maximum(0.0, np.log(FEASIBILITY_THRESHOLD) - lp)
 
     # ------------------------------------------------------------------- main
     def propose(
@@ -407,6 +275,7 @@ class SurrogateSearch:
             rng: the epoch's random generator.
         """
         t_start = time.perf_counter()
+        opt = self.options
         d = self.dim
         U_eval = np.clip(self._to_unit(X), 0.0, 1.0)
         failed = np.asarray(failed, bool) | ~np.all(np.isfinite(Y), axis=1)
@@ -415,27 +284,27 @@ class SurrogateSearch:
         feasible_obs = viol_obs <= 0
         ideal, scale = objective_scaling(Y, feasible_obs)
         Y_rank = np.where(np.isfinite(Y), Y, np.inf)
-        if self.calibrate_feasibility and self.use_feasibility:
+        if opt.calibrate_feasibility and self.use_feasibility:
             self.fit_calibration(U_eval, feasible_obs)
 
         # 1. parents: evaluated points by observed feasibility and rank, plus fresh samples
-        n_rand = max(1, int(round(self.random_fraction * self.pop_size)))
-        n_par = min(self.pop_size - n_rand, int((~failed).sum()))
+        n_rand = max(1, int(round(RANDOM_FRACTION * opt.pop_size)))
+        n_par = min(opt.pop_size - n_rand, int((~failed).sum()))
         par = survival(Y_rank, viol_obs, n_par) if n_par > 0 else np.empty(0, int)
         par = par[np.isfinite(viol_obs[par])]
-        pop_U = np.vstack([U_eval[par], rng.random((self.pop_size - len(par), d))])
+        pop_U = np.vstack([U_eval[par], rng.random((opt.pop_size - len(par), d))])
         pop = self.evaluate(pop_U)
         archive_U, archive = [pop_U], [pop]
 
         # 2. evolution on the surrogate
         t_evo = time.perf_counter()
-        for _ in range(self.generations):
+        for _ in range(opt.generations):
             P = pop_U.shape[0]
             # The population is kept best-first, so a lower index wins a tournament.
-            a = rng.integers(P, size=(2, self.pop_size)).min(axis=0)
-            b = rng.integers(P, size=(2, self.pop_size)).min(axis=0)
-            cross = (rng.random(self.pop_size) < self.crossover_rate)[:, None]
-            mask = rng.random((self.pop_size, d)) < 0.5
+            a = rng.integers(P, size=(2, opt.pop_size)).min(axis=0)
+            b = rng.integers(P, size=(2, opt.pop_size)).min(axis=0)
+            cross = (rng.random(opt.pop_size) < CROSSOVER_RATE)[:, None]
+            mask = rng.random((opt.pop_size, d)) < 0.5
             child = np.where(cross & mask, pop_U[b], pop_U[a])
             child = self.perturbation(child, None, rng)
             cpred = self.evaluate(child)
@@ -443,7 +312,7 @@ class SurrogateSearch:
             archive.append(cpred)
             pop_U = np.vstack([pop_U, child])
             pop = _cat([pop, cpred])
-            keep = survival(self._rank_objectives(pop), self._violation(pop), self.pop_size)
+            keep = survival(pop["obj"], self._violation(pop), opt.pop_size)
             pop_U, pop = pop_U[keep], _take(pop, keep)
         t_cgd = time.perf_counter()
 
@@ -454,13 +323,13 @@ class SurrogateSearch:
         # alone; the other half is searched as usual, because a surrogate fitted to
         # violations only extrapolates its feasibility badly, and on many problems
         # good objectives lie near the feasible set.
-        seek = self.feasibility_first and self.use_feasibility and not feasible_obs.any()
-        if self.cgd_starts > 0 and self.cgd_steps > 0:
-            runs = [(self.cgd_starts, self.feasibility_weight, 4)]
+        seek = opt.feasibility_first and self.use_feasibility and not feasible_obs.any()
+        if opt.cgd_starts > 0 and opt.cgd_steps > 0:
+            runs = [(opt.cgd_starts, opt.feasibility_weight, 4)]
             if seek:
-                half = self.cgd_starts // 2
+                half = opt.cgd_starts // 2
                 runs = [
-                    (self.cgd_starts - half, self.feasibility_weight, 4),
+                    (opt.cgd_starts - half, opt.feasibility_weight, 4),
                     (half, FEASIBILITY_ONLY, 2),
                 ]
             for n_starts, weight, obs_share in runs:
@@ -471,11 +340,10 @@ class SurrogateSearch:
                 cgd = ConstraintGradientDescent(
                     self.model,
                     bounds=self.bounds,
-                    steps=self.cgd_steps,
-                    lr=self.cgd_lr,
-                    lr_final=self.cgd_lr_final,
+                    steps=opt.cgd_steps,
+                    lr=CGD_LR,
+                    lr_final=CGD_LR_FINAL,
                     feasibility_weight=weight,
-                    uncertainty_weight=self.uncertainty_weight,
                     ideal=ideal,
                     scale=scale,
                     use_feasibility=self.use_feasibility,
@@ -492,26 +360,15 @@ class SurrogateSearch:
                         "log_p": self._calibrated(flat["log_pfeas_total"]),
                     }
                 )
-        # 3b. local candidates: small steps around the observed feasible Pareto points
         ok_obs = np.all(np.isfinite(Y), axis=1)
-        elite = np.flatnonzero(ok_obs & feasible_obs)
-        if elite.size:
-            elite = elite[non_dominated_ranks(Y[elite]) == 0]
-        n_local = min(n, int(round(self.local_fraction * n))) if elite.size else 0
-        local_start = sum(len(a) for a in archive_U)
-        if n_local:
-            local_U = self.local_perturbation(U_eval[elite], self.local_samples, rng)
-            archive_U.append(local_U)
-            archive.append(self.evaluate(local_U))
-        local_end = sum(len(a) for a in archive_U)
-        # 3c. exploration candidates: the best evaluated points with one coordinate
+        # 3b. exploration candidates: the best evaluated points with one coordinate
         # redrawn uniformly. When every good evaluation shares a value of some parameter
         # the surrogate cannot tell that parameter's effect from the others', and the
         # population and the descent never leave that value; these points can.
-        n_explore = int(round(self.explore_fraction * n))
+        n_explore = int(round(opt.explore_fraction * n))
         if n_explore and len(par):
-            base = U_eval[par[: max(1, min(len(par), self.explore_parents))]]
-            reps = max(1, self.local_samples // len(base))
+            base = U_eval[par[: max(1, min(len(par), EXPLORE_PARENTS))]]
+            reps = max(1, EXPLORE_PROBES // len(base))
             probe = np.repeat(base, reps, axis=0)
             coord = rng.integers(d, size=len(probe))
             probe[np.arange(len(probe)), coord] = rng.random(len(probe))
@@ -522,35 +379,32 @@ class SurrogateSearch:
         # 4. batch selection from everything predicted
         pool_U = np.vstack(archive_U)
         pool = _cat(archive)
-        rank_obj = self._rank_objectives(pool)
+        rank_obj = pool["obj"]
         # Too few predicted-feasible candidates: top up by the unified loss with equal
         # weights, so the feasibility term leads far from feasibility and the
         # objectives decide between candidates that are about equally likely feasible.
         fill = ((rank_obj - ideal) / scale).mean(axis=1)
         if pool["log_p"] is not None:
-            fill = fill - self.feasibility_weight * pool["log_p"]
+            fill = fill - opt.feasibility_weight * pool["log_p"]
         ref, front = None, None
-        if self.selection == "hvi":
-            front = Y[ok_obs & feasible_obs]
-            ref = self.ref_point
-            base = front if len(front) else Y[ok_obs]
-            if ref is None and len(base):  # no success yet: nothing to improve on
-                ref = base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
+        front = Y[ok_obs & feasible_obs]
+        ref = self.ref_point
+        base = front if len(front) else Y[ok_obs]
+        if ref is None and len(base):  # no success yet: nothing to improve on
+            ref = base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
         select = {
-            "feasibility_threshold": self.feasibility_threshold,
-            "min_distance": self.min_distance,
+            "feasibility_threshold": FEASIBILITY_THRESHOLD,
+            "min_distance": MIN_DISTANCE,
             "ref_point": ref,
             "rng": rng,
-            "hvi_min_probability": self.hvi_min_probability,
         }
         U_avoid = U_eval
         eidx, efeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
-        lidx, lfeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
         if n_explore and ref is not None and pool["obj_std"] is not None:
             # Exploration first: optimistic objectives against the observed front only.
-            optimistic = pool["obj"] - self.explore_weight * pool["obj_std"]
+            optimistic = pool["obj"] - opt.explore_weight * pool["obj_std"]
             explore_lp = exploration_log_p(
-                pool["log_p"], pool["obj_std"], scale, self.explore_tempering
+                pool["log_p"], pool["obj_std"], scale, opt.explore_tempering
             )
             eidx, efeas = select_batch(
                 pool_U,
@@ -560,34 +414,17 @@ class SurrogateSearch:
                 U_avoid=U_eval,
                 fill=False,
                 diversify=False,
-                **{**select, "hvi_min_probability": self.explore_min_probability},
+                **select,
+                hvi_min_probability=EXPLORE_MIN_PROBABILITY,
             )
             U_avoid = np.vstack([U_avoid, pool_U[eidx]])
-        if n_local:
-            # Local slots (predicted-feasible only); they count as taken for the rest.
-            local = slice(local_start, local_end)
-            lp = None if pool["log_p"] is None else pool["log_p"][local]
-            lidx, lfeas = select_batch(
-                pool_U[local],
-                rank_obj[local],
-                lp,
-                min(n_local, n - len(eidx)),  # exploration may have taken slots
-                U_avoid=U_avoid,
-                front=front,
-                fill=False,
-                **select,
-            )
-            lidx = lidx + local_start
-            U_avoid = np.vstack([U_avoid, pool_U[lidx]])
-            if front is not None:
-                front = np.vstack([front, rank_obj[lidx][lfeas]])
         sidx, sfeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
         if seek:
             sidx, sfeas = select_batch(
                 pool_U,
                 rank_obj,
                 pool["log_p"],
-                (n - len(eidx) - len(lidx)) // 2,
+                (n - len(eidx)) // 2,
                 U_avoid=U_avoid,
                 fill_score=-pool["log_p"],
                 front=front,
@@ -598,15 +435,15 @@ class SurrogateSearch:
             pool_U,
             rank_obj,
             pool["log_p"],
-            n - len(eidx) - len(lidx) - len(sidx),
+            n - len(eidx) - len(sidx),
             U_avoid=U_avoid,
             fill_score=fill,
             front=front,
             **select,
         )
-        # The batch lists local slots first, then exploration, then the rest.
-        idx = np.concatenate([lidx, eidx, sidx, gidx]).astype(int)
-        pred_feas = np.concatenate([lfeas, efeas, sfeas, gfeas]).astype(bool)
+        # The batch lists exploration first, then the rest.
+        idx = np.concatenate([eidx, sidx, gidx]).astype(int)
+        pred_feas = np.concatenate([efeas, sfeas, gfeas]).astype(bool)
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
             extra = rng.random((n - len(idx), d))
             pool_U = np.vstack([pool_U, extra])
@@ -619,13 +456,12 @@ class SurrogateSearch:
         n_pool_feas = (
             len(pool_U)
             if pool["log_p"] is None
-            else int((pool["log_p"] >= np.log(self.feasibility_threshold)).sum())
+            else int((pool["log_p"] >= np.log(FEASIBILITY_THRESHOLD)).sum())
         )
         info = {
             "pool_size": int(len(pool_U)),
             "pool_predicted_feasible": n_pool_feas,
             "trace_samples": 0 if trace_U is None else int(len(trace_U)),
-            "batch_local": int(len(lidx)),
             "batch_explore": int(len(eidx)),
             "batch_predicted_feasible": int(pred_feas.sum()),
             "batch_mean_p_feasible": None if p_feas is None else float(p_feas.mean()),

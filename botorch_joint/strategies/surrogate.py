@@ -58,8 +58,10 @@ class SurrogateStrategy(Strategy):
         batch_size: evaluations per epoch (informational; ``propose`` gets ``n``).
         model_options: keyword arguments for the model constructor (e.g.
             ``{"ensemble_size": 3, "max_epochs": 50}`` for the networks).
-        search_options: keyword arguments for
-            :class:`~botorch_joint.acquisition.search.SurrogateSearch`.
+        search_options: tuning options of the search, a dict of
+            :class:`~botorch_joint.acquisition.options.SearchOptions` field names (e.g.
+            ``{"pop_size": 32, "explore_fraction": 0.1}``); an unknown or removed name
+            is refused here, with a message that says what became of it.
         sensitivity_options: keyword arguments for the sensitivity estimator.
         fit_options: keyword arguments for :func:`~botorch_joint.models.fit_model`
             (training overrides such as ``{"max_epochs": 50}`` for the networks,
@@ -97,6 +99,9 @@ class SurrogateStrategy(Strategy):
         self.sensitivity = sensitivity
         self.batch_size = int(batch_size)
         self.model_options = dict(model_options or {})
+        from botorch_joint.acquisition.options import SearchOptions
+
+        SearchOptions.coerce(search_options)  # refuse unknown names before the run starts
         self.search_options = dict(search_options or {})
         self.sensitivity_options = dict(sensitivity_options or {})
         self.fit_options = dict(fit_options or {})
@@ -214,14 +219,14 @@ class SurrogateStrategy(Strategy):
                 # Models say which constraints their feasibility predictions inform.
                 informative = getattr(surrogate, "feasibility_mask", None) if use_feas else None
                 mask = None if informative is None else np.asarray(informative.cpu(), bool)
-                search_opts = {"ref_point": self.problem.ref_point, **self.search_options}
                 return SurrogateSearch(
                     surrogate,
                     self.problem.bounds,
                     sensitivity=None if sens is None else sens.indices,
                     use_feasibility=use_feas,
                     feasibility_mask=mask,
-                    **search_opts,
+                    ref_point=self.problem.ref_point,
+                    options=self.search_options,
                 ).propose(data.X, data.Y, data.C, data.failed, q, rng), mask
 
             if self.portfolio == "split" and gp is not None:

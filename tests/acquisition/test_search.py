@@ -7,9 +7,9 @@ import pytest
 import torch
 from acq_models import DiscModel
 
-from botorch_joint.acquisition import SurrogateSearch
+from botorch_joint.acquisition import SearchOptions, SurrogateSearch
 
-SMALL = dict(pop_size=32, generations=4, cgd_starts=12, cgd_steps=15, cgd_lr=0.04)
+SMALL = dict(pop_size=32, generations=4, cgd_starts=12, cgd_steps=15)
 
 
 def _data(model: DiscModel, n: int, seed: int = 0):
@@ -35,7 +35,7 @@ def _hidden(model: DiscModel, res) -> int:
 
 def test_search_returns_distinct_feasible_points_in_bounds(disc_model):
     X, Y, C, failed = _data(disc_model, 30)
-    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), **SMALL)
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), options=SMALL)
     res = search.propose(X, Y, C, failed, 8, np.random.default_rng(0))
     assert res.X.shape == (8, 3)
     lo, hi = disc_model.bounds.numpy()
@@ -52,7 +52,7 @@ def test_search_returns_distinct_feasible_points_in_bounds(disc_model):
 
 def test_search_is_reproducible(disc_model):
     X, Y, C, failed = _data(disc_model, 20)
-    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), **SMALL)
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), options=SMALL)
     a = search.propose(X, Y, C, failed, 5, np.random.default_rng(3)).X
     b = search.propose(X, Y, C, failed, 5, np.random.default_rng(3)).X
     np.testing.assert_array_equal(a, b)
@@ -61,9 +61,7 @@ def test_search_is_reproducible(disc_model):
 def test_objective_only_search_ignores_classifier():
     model = DiscModel(feasibility=False)
     X, Y, C, failed = _data(model, 25)
-    search = SurrogateSearch(
-        model, model.bounds.numpy(), use_feasibility=False, local_fraction=0.0, **SMALL
-    )
+    search = SurrogateSearch(model, model.bounds.numpy(), use_feasibility=False, options=SMALL)
     res = search.propose(X, Y, C, failed, 6, np.random.default_rng(0))
     assert res.p_feasible is None and res.X.shape == (6, 3)
     # chosen on objectives alone: close to the predicted front f2 = 1 - f1
@@ -75,30 +73,10 @@ def test_objective_only_search_ignores_classifier():
 def test_feasibility_mask_all_off_means_objectives_only(disc_model):
     X, Y, C, failed = _data(disc_model, 20)
     search = SurrogateSearch(
-        disc_model, disc_model.bounds.numpy(), feasibility_mask=[False], **SMALL
+        disc_model, disc_model.bounds.numpy(), feasibility_mask=[False], options=SMALL
     )
     res = search.propose(X, Y, C, failed, 4, np.random.default_rng(0))
     assert res.p_feasible is None
-
-
-def test_local_slots_stay_near_observed_feasible_front(disc_model):
-    X, Y, C, failed = _data(disc_model, 80, seed=1)
-    feas = (C[:, 0] >= 0) & ~failed
-    assert feas.any()
-    search = SurrogateSearch(
-        disc_model, disc_model.bounds.numpy(), local_fraction=0.5, local_scale=0.01, **SMALL
-    )
-    res = search.propose(X, Y, C, failed, 8, np.random.default_rng(0))
-    n_local = res.info["batch_local"]
-    assert 1 <= n_local <= 4
-    lo, hi = disc_model.bounds.numpy()
-    U = (res.X - lo) / (hi - lo)
-    U_feas = (X[feas] - lo) / (hi - lo)
-    dist = np.linalg.norm(U[:n_local, None] - U_feas[None], axis=-1).min(axis=1)
-    assert np.all(dist < 0.1)
-    # without a feasible evaluation there are no local slots
-    res0 = search.propose(X[~feas], Y[~feas], C[~feas], failed[~feas], 8, np.random.default_rng(0))
-    assert res0.info["batch_local"] == 0 and res0.X.shape == (8, 3)
 
 
 class _Underconfident(DiscModel):
@@ -110,7 +88,9 @@ class _Underconfident(DiscModel):
 
 
 def test_calibration_needs_two_points_of_each_class(disc_model):
-    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), calibrate_feasibility=True)
+    search = SurrogateSearch(
+        disc_model, disc_model.bounds.numpy(), options={"calibrate_feasibility": True}
+    )
     U = np.random.default_rng(0).random((10, 3))
     assert search.fit_calibration(U, np.array([True] + [False] * 9)) is None
     assert search.calibration is None
@@ -121,11 +101,15 @@ def test_calibration_rescues_an_underconfident_classifier():
     X, Y, C, failed = _data(model, 120, seed=1)
     feasible = (C[:, 0] >= 0) & ~failed
     assert feasible.sum() >= 2
-    plain = SurrogateSearch(model, model.bounds.numpy(), calibrate_feasibility=False, **SMALL)
+    plain = SurrogateSearch(
+        model, model.bounds.numpy(), options={**SMALL, "calibrate_feasibility": False}
+    )
     res = plain.propose(X, Y, C, failed, 6, np.random.default_rng(0))
     assert res.info["pool_predicted_feasible"] == 0 and not res.predicted_feasible.any()
 
-    search = SurrogateSearch(model, model.bounds.numpy(), calibrate_feasibility=True, **SMALL)
+    search = SurrogateSearch(
+        model, model.bounds.numpy(), options={**SMALL, "calibrate_feasibility": True}
+    )
     res = search.propose(X, Y, C, failed, 6, np.random.default_rng(0))
     a, b = res.info["feasibility_calibration"]
     assert a > 0  # monotone: a higher raw probability stays higher
@@ -141,10 +125,10 @@ def test_calibration_rescues_an_underconfident_classifier():
 def test_calibration_default_follows_the_model(disc_model):
     from botorch_joint.models import GPR
 
-    assert not SurrogateSearch(disc_model, disc_model.bounds.numpy()).calibrate_feasibility
+    assert not SurrogateSearch(disc_model, disc_model.bounds.numpy()).options.calibrate_feasibility
     X = torch.rand(8, 2, dtype=torch.float64)
     gp = GPR(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5)
-    assert not SurrogateSearch(gp, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
+    assert not SurrogateSearch(gp, np.array([[0.0, 0.0], [1.0, 1.0]])).options.calibrate_feasibility
 
 
 def test_classifier_defaults_follow_a_capability_not_a_type(disc_model):
@@ -153,7 +137,7 @@ def test_classifier_defaults_follow_a_capability_not_a_type(disc_model):
 
     model = _Classifier()
     search = SurrogateSearch(model, model.bounds.numpy())
-    assert search.calibrate_feasibility and search.explore_tempering == 0.1
+    assert search.options.calibrate_feasibility and search.options.explore_tempering == 0.1
 
 
 def test_calibration_is_on_by_default_for_joint_networks():
@@ -161,7 +145,7 @@ def test_calibration_is_on_by_default_for_joint_networks():
 
     X = torch.rand(8, 2, dtype=torch.float64)
     net = JointSurrogate(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5, backbone="resnet")
-    assert SurrogateSearch(net, np.array([[0.0, 0.0], [1.0, 1.0]])).calibrate_feasibility
+    assert SurrogateSearch(net, np.array([[0.0, 0.0], [1.0, 1.0]])).options.calibrate_feasibility
 
 
 class _UnexploredCorner(DiscModel):
@@ -189,14 +173,15 @@ def test_exploration_slots_try_the_region_the_mean_dismisses():
     def hidden(res):
         return _hidden(model, res)
 
+    ref = np.array([1.1, 1.1])
     plain = SurrogateSearch(
-        model, model.bounds.numpy(), ref_point=np.array([1.1, 1.1]), explore_fraction=0.0, **SMALL
+        model, model.bounds.numpy(), ref_point=ref, options={**SMALL, "explore_fraction": 0.0}
     )
     res = plain.propose(X, Y, C, failed, 8, np.random.default_rng(0))
     assert res.info["batch_explore"] == 0 and hidden(res) == 0
 
     explore = SurrogateSearch(
-        model, model.bounds.numpy(), ref_point=np.array([1.1, 1.1]), explore_fraction=0.25, **SMALL
+        model, model.bounds.numpy(), ref_point=ref, options={**SMALL, "explore_fraction": 0.25}
     )
     res = explore.propose(X, Y, C, failed, 8, np.random.default_rng(0))
     assert res.X.shape == (8, 3)
@@ -207,23 +192,21 @@ def test_exploration_slots_try_the_region_the_mean_dismisses():
 
 def test_exploration_share_must_be_a_fraction(disc_model):
     with pytest.raises(ValueError, match="explore_fraction"):
-        SurrogateSearch(disc_model, disc_model.bounds.numpy(), explore_fraction=1.5)
+        SurrogateSearch(disc_model, disc_model.bounds.numpy(), options={"explore_fraction": 1.5})
 
 
-def test_local_and_exploration_slots_never_overfill_the_batch():
+def test_exploration_slots_never_overfill_the_batch():
     model = _UnexploredCorner()
     X, Y, C, failed = _data(model, 80, seed=1)
     search = SurrogateSearch(
         model,
         model.bounds.numpy(),
         ref_point=np.array([1.1, 1.1]),
-        local_fraction=1.0,
-        explore_fraction=0.5,
-        **SMALL,
+        options={**SMALL, "explore_fraction": 1.0},
     )
     res = search.propose(X, Y, C, failed, 4, np.random.default_rng(0))
     assert res.X.shape == (4, 3)
-    assert res.info["batch_local"] + res.info["batch_explore"] <= 4
+    assert res.info["batch_explore"] <= 4
 
 
 class _ConfidentlyWrongCorner(_UnexploredCorner):
@@ -243,12 +226,17 @@ def test_tempering_lets_exploration_doubt_a_confident_classifier():
     def hidden(res):
         return _hidden(model, res)
 
-    common = dict(ref_point=np.array([1.1, 1.1]), explore_fraction=0.25, **SMALL)
-    sure = SurrogateSearch(model, model.bounds.numpy(), explore_tempering=0.0, **common)
+    ref = np.array([1.1, 1.1])
+    common = {**SMALL, "explore_fraction": 0.25}
+    sure = SurrogateSearch(
+        model, model.bounds.numpy(), ref_point=ref, options={**common, "explore_tempering": 0.0}
+    )
     res = sure.propose(X, Y, C, failed, 8, np.random.default_rng(0))
     assert hidden(res) == 0  # P = 0.002 is below the exploration threshold
 
-    doubting = SurrogateSearch(model, model.bounds.numpy(), explore_tempering=0.1, **common)
+    doubting = SurrogateSearch(
+        model, model.bounds.numpy(), ref_point=ref, options={**common, "explore_tempering": 0.1}
+    )
     res = doubting.propose(X, Y, C, failed, 8, np.random.default_rng(0))
     assert 1 <= res.info["batch_explore"] <= 2
     assert hidden(res) >= 1
@@ -274,12 +262,57 @@ def test_tempered_probability_is_the_probit_mean_of_a_gaussian_logit():
 def test_tempering_default_follows_the_model(disc_model):
     from botorch_joint.models import GPR, JointSurrogate
 
-    assert SurrogateSearch(disc_model, disc_model.bounds.numpy()).explore_tempering == 0.0
+    assert SurrogateSearch(disc_model, disc_model.bounds.numpy()).options.explore_tempering == 0.0
     X = torch.rand(8, 2, dtype=torch.float64)
     box = np.array([[0.0, 0.0], [1.0, 1.0]])
     gp = GPR(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5)
-    assert SurrogateSearch(gp, box).explore_tempering == 0.0
+    assert SurrogateSearch(gp, box).options.explore_tempering == 0.0
     net = JointSurrogate(X, X.sum(-1, keepdim=True), X[:, :1] - 0.5, backbone="resnet")
-    assert SurrogateSearch(net, box).explore_tempering == 0.1
+    assert SurrogateSearch(net, box).options.explore_tempering == 0.1
     with pytest.raises(ValueError, match="explore_tempering"):
-        SurrogateSearch(net, box, explore_tempering=-1.0)
+        SurrogateSearch(net, box, options={"explore_tempering": -1.0})
+
+
+def test_options_are_few_and_a_dict_or_the_object_alike(disc_model):
+    assert len(SearchOptions.names()) <= 12
+    X, Y, C, failed = _data(disc_model, 20)
+    box = disc_model.bounds.numpy()
+    a = SurrogateSearch(disc_model, box, options=SMALL).propose(
+        X, Y, C, failed, 4, np.random.default_rng(1)
+    )
+    b = SurrogateSearch(disc_model, box, options=SearchOptions(**SMALL)).propose(
+        X, Y, C, failed, 4, np.random.default_rng(1)
+    )
+    np.testing.assert_array_equal(a.X, b.X)
+    # the None defaults are derived from the model; an explicit value wins
+    assert SearchOptions().resolve(disc_model).explore_tempering == 0.0
+    assert SearchOptions(calibrate_feasibility=True).resolve(disc_model).calibrate_feasibility
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("local_fraction", "local slots"),
+        ("uncertainty_weight", "removed"),
+        ("selection", "hypervolume"),
+        ("cgd_lr", "CGD_LR"),
+        ("direction", "PERTURBATION_DIRECTION"),
+        ("ref_point", "Problem"),
+        ("pop_sise", "not a search option"),
+    ],
+)
+def test_unknown_and_removed_options_are_refused_by_name(disc_model, name, says):
+    from botorch_joint.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=says) as err:
+        SurrogateSearch(disc_model, disc_model.bounds.numpy(), options={name: 1})
+    assert repr(name) in str(err.value) and "pop_size" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"pop_size": 0}, {"cgd_steps": -1}, {"feasibility_weight": float("nan")}],
+)
+def test_options_refuse_impossible_values(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        SearchOptions(**bad)

@@ -120,6 +120,16 @@ def test_unknown_method(toy_problem):
         SurrogateStrategy(toy_problem, "nope", 10)
 
 
+def test_unknown_or_removed_search_option_is_refused_before_the_run(toy_problem):
+    with pytest.raises(ValueError, match="'local_fraction': removed with the local slots"):
+        SurrogateStrategy(toy_problem, "gpr", 10, search_options={"local_fraction": 0.3})
+    with pytest.raises(ValueError, match="'pop_sise': not a search option"):
+        bj.optimize(
+            toy_problem, method="gpr", budget=10, progress=False,
+            method_options={"search_options": {"pop_sise": 8}},
+        )  # fmt: skip
+
+
 def _corner_only(p: dict) -> dict:
     """Fails everywhere except in a small corner (a simulator that rarely runs)."""
     if p["x"] < 0.9 or p["y"] < 0.9:
