@@ -20,12 +20,17 @@ evaluations):
    (quality and spread), then the rest of the predicted Pareto fronts thinned by
    maximum diversity across objectives; too few predicted-feasible candidates are
    topped up by the unified loss, spread out in the input space. A share of the batch
-   (``explore_fraction``) is chosen first
-   the same way but on optimistic objectives ``mu - explore_weight * sigma``, from a
-   pool that also holds *probes* (the best evaluated points with one coordinate
-   redrawn): exploration where the surrogate has no data. There a classifier's
-   P(feasible) is tempered towards 1/2 by the ensemble's objective spread
-   (``explore_tempering``).
+   (``explore_fraction``) is chosen first the same way but on optimistic objectives
+   ``mu - explore_weight * sigma``, from a pool that also holds *probes* (the best
+   evaluated points with one coordinate redrawn): exploration where the surrogate has
+   no data. There a classifier's P(feasible) is tempered towards 1/2 by the
+   ensemble's objective spread (``explore_tempering``). While no evaluation is
+   feasible (``feasibility_first``), half the descents and half of the rest of the
+   batch seek feasibility alone.
+
+Each step is a private method of :class:`SurrogateSearch` (``_parents``, ``_evolve``,
+``_descend``, ``_probe``, ``_select``); the tuning options are a
+:class:`~botorch_joint.acquisition.options.SearchOptions`.
 
 Without feasibility information (``o-`` models, or ``use_feasibility=False``) every
 candidate counts as feasible: candidates are chosen on objectives alone, and
@@ -99,6 +104,45 @@ class SearchResult:
     p_feasible: np.ndarray | None
     predicted_feasible: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+
+
+#: Predictions at pool points: ``obj (N, m)``, ``obj_std (N, m) | None``, ``log_p (N,) |
+#: None`` (log P(all constraints hold), calibrated).
+_Pred = dict[str, np.ndarray | None]
+
+
+@dataclass
+class _Observed:
+    """The evaluations as the search reads them (see ``SurrogateSearch._observe``)."""
+
+    U: np.ndarray  # (N, d) in the unit cube
+    Y: np.ndarray  # (N, m), NaN rows for failed evaluations
+    ok: np.ndarray  # (N,) every objective finite
+    failed: np.ndarray  # (N,) failed or a non-finite objective
+    violation: np.ndarray  # (N,) observed aggregate violation (inf: failed)
+    feasible: np.ndarray  # (N,) violation <= 0
+    ideal: np.ndarray  # (m,) objective scaling of the loss
+    scale: np.ndarray  # (m,)
+
+
+class _Pool:
+    """Every candidate predicted during one search, in the order predicted."""
+
+    def __init__(self) -> None:
+        self._U: list[np.ndarray] = []
+        self._pred: list[_Pred] = []
+
+    def add(self, U: np.ndarray, pred: _Pred) -> None:
+        self._U.append(U)
+        self._pred.append(pred)
+
+    @property
+    def U(self) -> np.ndarray:
+        return np.vstack(self._U)
+
+    @property
+    def pred(self) -> _Pred:
+        return _cat(self._pred)
 
 
 def objective_scaling(Y: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +226,7 @@ class SurrogateSearch:
     def _from_unit(self, U: np.ndarray) -> np.ndarray:
         return self.bounds[0] + np.asarray(U, float) * (self.bounds[1] - self.bounds[0])
 
-    def evaluate(self, U: np.ndarray, chunk: int = 2048) -> dict[str, np.ndarray | None]:
+    def evaluate(self, U: np.ndarray, chunk: int = 2048) -> _Pred:
         """Surrogate predictions at ``(N, d)`` unit-cube points.
 
         Returns:
@@ -248,7 +292,7 @@ class SurrogateSearch:
         self.calibration = (float(res.x[0]), float(res.x[1]))
         return self.calibration
 
-    def _violation(self, pred: dict[str, np.ndarray | None]) -> np.ndarray | None:
+    def _violation(self, pred: _Pred) -> np.ndarray | None:
         lp = pred["log_p"]
         if lp is None:
             return None
@@ -272,200 +316,59 @@ class SurrogateSearch:
             C: ``(N, k)`` their constraint values.
             failed: ``(N,)`` failed evaluations.
             n: batch size.
-            rng: the epoch's random generator.
+            rng: the epoch's random generator (every stage draws from it in turn).
         """
         t_start = time.perf_counter()
-        opt = self.options
-        d = self.dim
-        U_eval = np.clip(self._to_unit(X), 0.0, 1.0)
-        failed = np.asarray(failed, bool) | ~np.all(np.isfinite(Y), axis=1)
-        C = np.asarray(C, float).reshape(len(X), -1)
-        viol_obs = observed_violation(C, failed) if C.shape[1] else np.where(failed, np.inf, 0.0)
-        feasible_obs = viol_obs <= 0
-        ideal, scale = objective_scaling(Y, feasible_obs)
-        Y_rank = np.where(np.isfinite(Y), Y, np.inf)
-        if opt.calibrate_feasibility and self.use_feasibility:
-            self.fit_calibration(U_eval, feasible_obs)
+        obs = self._observe(X, Y, C, failed)
+        if self.options.calibrate_feasibility and self.use_feasibility:
+            self.fit_calibration(obs.U, obs.feasible)
+        # No evaluation feasible yet: part of the descents and of the batch seek
+        # feasibility alone (see ``feasibility_first``).
+        seek = self.options.feasibility_first and self.use_feasibility and not obs.feasible.any()
+        pool = _Pool()
 
-        # 1. parents: evaluated points by observed feasibility and rank, plus fresh samples
-        n_rand = max(1, int(round(RANDOM_FRACTION * opt.pop_size)))
-        n_par = min(opt.pop_size - n_rand, int((~failed).sum()))
-        par = survival(Y_rank, viol_obs, n_par) if n_par > 0 else np.empty(0, int)
-        par = par[np.isfinite(viol_obs[par])]
-        pop_U = np.vstack([U_eval[par], rng.random((opt.pop_size - len(par), d))])
+        parents = self._parents(obs)
+        pop_U = np.vstack(
+            [obs.U[parents], rng.random((self.options.pop_size - len(parents), self.dim))]
+        )
         pop = self.evaluate(pop_U)
-        archive_U, archive = [pop_U], [pop]
-
-        # 2. evolution on the surrogate
+        pool.add(pop_U, pop)
         t_evo = time.perf_counter()
-        for _ in range(opt.generations):
-            P = pop_U.shape[0]
-            # The population is kept best-first, so a lower index wins a tournament.
-            a = rng.integers(P, size=(2, opt.pop_size)).min(axis=0)
-            b = rng.integers(P, size=(2, opt.pop_size)).min(axis=0)
-            cross = (rng.random(opt.pop_size) < CROSSOVER_RATE)[:, None]
-            mask = rng.random((opt.pop_size, d)) < 0.5
-            child = np.where(cross & mask, pop_U[b], pop_U[a])
-            child = self.perturbation(child, None, rng)
-            cpred = self.evaluate(child)
-            archive_U.append(child)
-            archive.append(cpred)
-            pop_U = np.vstack([pop_U, child])
-            pop = _cat([pop, cpred])
-            keep = survival(pop["obj"], self._violation(pop), opt.pop_size)
-            pop_U, pop = pop_U[keep], _take(pop, keep)
+        pop_U = self._evolve(pop_U, pop, pool, rng)
         t_cgd = time.perf_counter()
-
-        # 3. constraint-gradient descent from the best candidates, evaluated and fresh
-        trace_U: np.ndarray | None = None
-        # No evaluation feasible yet: half the descents seek feasibility alone, from the
-        # least-violating evaluations, and half the batch is chosen by P(feasible)
-        # alone; the other half is searched as usual, because a surrogate fitted to
-        # violations only extrapolates its feasibility badly, and on many problems
-        # good objectives lie near the feasible set.
-        seek = opt.feasibility_first and self.use_feasibility and not feasible_obs.any()
-        if opt.cgd_starts > 0 and opt.cgd_steps > 0:
-            runs = [(opt.cgd_starts, opt.feasibility_weight, 4)]
-            if seek:
-                half = opt.cgd_starts // 2
-                runs = [
-                    (opt.cgd_starts - half, opt.feasibility_weight, 4),
-                    (half, FEASIBILITY_ONLY, 2),
-                ]
-            for n_starts, weight, obs_share in runs:
-                n_pop = min(n_starts // 2 if obs_share == 4 else n_starts // 4, pop_U.shape[0])
-                n_obs = min(n_starts // obs_share, len(par))
-                n_new = max(0, n_starts - n_pop - n_obs)
-                starts = np.vstack([pop_U[:n_pop], U_eval[par[:n_obs]], rng.random((n_new, d))])
-                cgd = ConstraintGradientDescent(
-                    self.model,
-                    bounds=self.bounds,
-                    steps=opt.cgd_steps,
-                    lr=CGD_LR,
-                    lr_final=CGD_LR_FINAL,
-                    feasibility_weight=weight,
-                    ideal=ideal,
-                    scale=scale,
-                    use_feasibility=self.use_feasibility,
-                    feasibility_mask=self.feasibility_mask,
-                    dtype=self.dtype,
-                )
-                flat = cgd.run(self._from_unit(starts)).flat()
-                trace_U = flat["U"] if trace_U is None else np.vstack([trace_U, flat["U"]])
-                archive_U.append(flat["U"])
-                archive.append(
-                    {
-                        "obj": flat["obj"],
-                        "obj_std": flat["obj_std"],
-                        "log_p": self._calibrated(flat["log_pfeas_total"]),
-                    }
-                )
-        ok_obs = np.all(np.isfinite(Y), axis=1)
-        # 3b. exploration candidates: the best evaluated points with one coordinate
-        # redrawn uniformly. When every good evaluation shares a value of some parameter
-        # the surrogate cannot tell that parameter's effect from the others', and the
-        # population and the descent never leave that value; these points can.
-        n_explore = int(round(opt.explore_fraction * n))
-        if n_explore and len(par):
-            base = U_eval[par[: max(1, min(len(par), EXPLORE_PARENTS))]]
-            reps = max(1, EXPLORE_PROBES // len(base))
-            probe = np.repeat(base, reps, axis=0)
-            coord = rng.integers(d, size=len(probe))
-            probe[np.arange(len(probe)), coord] = rng.random(len(probe))
-            archive_U.append(probe)
-            archive.append(self.evaluate(probe))
+        n_trace = self._descend(pop_U, obs, parents, seek, pool, rng)
+        n_explore = int(round(self.options.explore_fraction * n))
+        if n_explore and len(parents):
+            self._probe(obs, parents, pool, rng)
         t_sel = time.perf_counter()
 
-        # 4. batch selection from everything predicted
-        pool_U = np.vstack(archive_U)
-        pool = _cat(archive)
-        rank_obj = pool["obj"]
-        # Too few predicted-feasible candidates: top up by the unified loss with equal
-        # weights, so the feasibility term leads far from feasibility and the
-        # objectives decide between candidates that are about equally likely feasible.
-        fill = ((rank_obj - ideal) / scale).mean(axis=1)
-        if pool["log_p"] is not None:
-            fill = fill - opt.feasibility_weight * pool["log_p"]
-        ref, front = None, None
-        front = Y[ok_obs & feasible_obs]
-        ref = self.ref_point
-        base = front if len(front) else Y[ok_obs]
-        if ref is None and len(base):  # no success yet: nothing to improve on
-            ref = base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
-        select = {
-            "feasibility_threshold": FEASIBILITY_THRESHOLD,
-            "min_distance": MIN_DISTANCE,
-            "ref_point": ref,
-            "rng": rng,
-        }
-        U_avoid = U_eval
-        eidx, efeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
-        if n_explore and ref is not None and pool["obj_std"] is not None:
-            # Exploration first: optimistic objectives against the observed front only.
-            optimistic = pool["obj"] - opt.explore_weight * pool["obj_std"]
-            explore_lp = exploration_log_p(
-                pool["log_p"], pool["obj_std"], scale, opt.explore_tempering
-            )
-            eidx, efeas = select_batch(
-                pool_U,
-                optimistic,
-                explore_lp,
-                n_explore,
-                U_avoid=U_eval,
-                fill=False,
-                diversify=False,
-                **select,
-                hvi_min_probability=EXPLORE_MIN_PROBABILITY,
-            )
-            U_avoid = np.vstack([U_avoid, pool_U[eidx]])
-        sidx, sfeas = np.empty(0, dtype=int), np.empty(0, dtype=bool)
-        if seek:
-            sidx, sfeas = select_batch(
-                pool_U,
-                rank_obj,
-                pool["log_p"],
-                (n - len(eidx)) // 2,
-                U_avoid=U_avoid,
-                fill_score=-pool["log_p"],
-                front=front,
-                **select,
-            )
-            U_avoid = np.vstack([U_avoid, pool_U[sidx]])
-        gidx, gfeas = select_batch(
-            pool_U,
-            rank_obj,
-            pool["log_p"],
-            n - len(eidx) - len(sidx),
-            U_avoid=U_avoid,
-            fill_score=fill,
-            front=front,
-            **select,
-        )
-        # The batch lists exploration first, then the rest.
-        idx = np.concatenate([eidx, sidx, gidx]).astype(int)
-        pred_feas = np.concatenate([efeas, sfeas, gfeas]).astype(bool)
+        pool_U, pred = pool.U, pool.pred
+        picks = self._select(pool_U, pred, obs, n, n_explore, seek, rng)
+        idx = np.concatenate([p[0] for p in picks]).astype(int)
+        pred_feas = np.concatenate([p[1] for p in picks]).astype(bool)
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
-            extra = rng.random((n - len(idx), d))
+            extra = rng.random((n - len(idx), self.dim))
             pool_U = np.vstack([pool_U, extra])
-            pool = _cat([pool, self.evaluate(extra)])
+            pred = _cat([pred, self.evaluate(extra)])
             idx = np.concatenate([idx, np.arange(len(pool_U) - len(extra), len(pool_U))])
             pred_feas = np.concatenate([pred_feas, np.zeros(len(extra), bool)])
-        chosen = _take(pool, idx)
+        chosen = _take(pred, idx)
         t_end = time.perf_counter()
+
         p_feas = None if chosen["log_p"] is None else np.exp(chosen["log_p"])
         n_pool_feas = (
             len(pool_U)
-            if pool["log_p"] is None
-            else int((pool["log_p"] >= np.log(FEASIBILITY_THRESHOLD)).sum())
+            if pred["log_p"] is None
+            else int((pred["log_p"] >= np.log(FEASIBILITY_THRESHOLD)).sum())
         )
         info = {
             "pool_size": int(len(pool_U)),
             "pool_predicted_feasible": n_pool_feas,
-            "trace_samples": 0 if trace_U is None else int(len(trace_U)),
-            "batch_explore": int(len(eidx)),
+            "trace_samples": n_trace,
+            "batch_explore": int(len(picks[0][0])),
             "batch_predicted_feasible": int(pred_feas.sum()),
             "batch_mean_p_feasible": None if p_feas is None else float(p_feas.mean()),
-            "parents_observed_feasible": int(feasible_obs[par].sum()) if len(par) else 0,
+            "parents_observed_feasible": int(obs.feasible[parents].sum()) if len(parents) else 0,
             "seconds_evolution": t_cgd - t_evo,
             "seconds_cgd": t_sel - t_cgd,
             "seconds_selection": t_end - t_sel,
@@ -481,6 +384,242 @@ class SurrogateSearch:
             predicted_feasible=pred_feas,
             info=info,
         )
+
+    # ----------------------------------------------------------------- stages
+    def _observe(
+        self, X: np.ndarray, Y: np.ndarray, C: np.ndarray, failed: np.ndarray
+    ) -> _Observed:
+        """What the evaluations say: unit-cube points, feasibility, violation, scaling."""
+        Y = np.asarray(Y, float)
+        ok = np.all(np.isfinite(Y), axis=1)
+        failed = np.asarray(failed, bool) | ~ok
+        C = np.asarray(C, float).reshape(len(X), -1)
+        violation = observed_violation(C, failed) if C.shape[1] else np.where(failed, np.inf, 0.0)
+        feasible = violation <= 0
+        ideal, scale = objective_scaling(Y, feasible)
+        return _Observed(
+            U=np.clip(self._to_unit(X), 0.0, 1.0),
+            Y=Y,
+            ok=ok,
+            failed=failed,
+            violation=violation,
+            feasible=feasible,
+            ideal=ideal,
+            scale=scale,
+        )
+
+    def _parents(self, obs: _Observed) -> np.ndarray:
+        """Indices of the evaluations that seed the population, best first.
+
+        Deb's rule on the *observed* values (feasible by Pareto rank and crowding, then
+        infeasible by violation; failed rows never), at most ``(1 - RANDOM_FRACTION)``
+        of the population: the rest are fresh uniform samples.
+        """
+        pop_size = self.options.pop_size
+        n_rand = max(1, int(round(RANDOM_FRACTION * pop_size)))
+        n_par = min(pop_size - n_rand, int((~obs.failed).sum()))
+        if n_par <= 0:
+            return np.empty(0, int)
+        Y_rank = np.where(np.isfinite(obs.Y), obs.Y, np.inf)
+        par = survival(Y_rank, obs.violation, n_par)
+        return par[np.isfinite(obs.violation[par])]
+
+    def _evolve(
+        self, pop_U: np.ndarray, pop: _Pred, pool: _Pool, rng: np.random.Generator
+    ) -> np.ndarray:
+        """NSGA-II generations on the surrogate; every offspring joins ``pool``.
+
+        Returns:
+            The final population, best first.
+        """
+        size, d = self.options.pop_size, self.dim
+        for _ in range(self.options.generations):
+            P = pop_U.shape[0]
+            # The population is kept best-first, so a lower index wins a tournament.
+            a = rng.integers(P, size=(2, size)).min(axis=0)
+            b = rng.integers(P, size=(2, size)).min(axis=0)
+            cross = (rng.random(size) < CROSSOVER_RATE)[:, None]
+            mask = rng.random((size, d)) < 0.5
+            child = np.where(cross & mask, pop_U[b], pop_U[a])
+            child = self.perturbation(child, None, rng)
+            cpred = self.evaluate(child)
+            pool.add(child, cpred)
+            pop_U = np.vstack([pop_U, child])
+            pop = _cat([pop, cpred])
+            keep = survival(pop["obj"], self._violation(pop), size)
+            pop_U, pop = pop_U[keep], _take(pop, keep)
+        return pop_U
+
+    def _descend(
+        self,
+        pop_U: np.ndarray,
+        obs: _Observed,
+        parents: np.ndarray,
+        seek: bool,
+        pool: _Pool,
+        rng: np.random.Generator,
+    ) -> int:
+        """Constraint-gradient descent; every iterate joins ``pool``.
+
+        Starts: half from the population's best, a quarter from the best evaluations,
+        the rest fresh. While ``seek``, half the starts instead minimise the predicted
+        violation alone (weight :data:`FEASIBILITY_ONLY`), a quarter from the
+        population and half from the least-violating evaluations: a surrogate fitted
+        to violations only extrapolates its feasibility badly, and on many problems
+        good objectives lie near the feasible set, so the other half is searched as
+        usual.
+
+        Returns:
+            The number of trace samples.
+        """
+        opt = self.options
+        if opt.cgd_starts <= 0 or opt.cgd_steps <= 0:
+            return 0
+        # (starts, feasibility weight, share of the starts from the evaluations)
+        runs = [(opt.cgd_starts, opt.feasibility_weight, 4)]
+        if seek:
+            half = opt.cgd_starts // 2
+            runs = [
+                (opt.cgd_starts - half, opt.feasibility_weight, 4),
+                (half, FEASIBILITY_ONLY, 2),
+            ]
+        n_trace = 0
+        for n_starts, weight, obs_share in runs:
+            n_pop = min(n_starts // 2 if obs_share == 4 else n_starts // 4, pop_U.shape[0])
+            n_obs = min(n_starts // obs_share, len(parents))
+            n_new = max(0, n_starts - n_pop - n_obs)
+            starts = np.vstack(
+                [pop_U[:n_pop], obs.U[parents[:n_obs]], rng.random((n_new, self.dim))]
+            )
+            cgd = ConstraintGradientDescent(
+                self.model,
+                bounds=self.bounds,
+                steps=opt.cgd_steps,
+                lr=CGD_LR,
+                lr_final=CGD_LR_FINAL,
+                feasibility_weight=weight,
+                ideal=obs.ideal,
+                scale=obs.scale,
+                use_feasibility=self.use_feasibility,
+                feasibility_mask=self.feasibility_mask,
+                dtype=self.dtype,
+            )
+            flat = cgd.run(self._from_unit(starts)).flat()
+            pool.add(
+                flat["U"],
+                {
+                    "obj": flat["obj"],
+                    "obj_std": flat["obj_std"],
+                    "log_p": self._calibrated(flat["log_pfeas_total"]),
+                },
+            )
+            n_trace += len(flat["U"])
+        return n_trace
+
+    def _probe(
+        self, obs: _Observed, parents: np.ndarray, pool: _Pool, rng: np.random.Generator
+    ) -> None:
+        """Exploration probes join ``pool``: the best evaluations, one coordinate redrawn.
+
+        When every good evaluation shares a value of some parameter the surrogate
+        cannot tell that parameter's effect from the others', and the population and
+        the descent never leave that value; these points can.
+        """
+        base = obs.U[parents[: max(1, min(len(parents), EXPLORE_PARENTS))]]
+        probe = np.repeat(base, max(1, EXPLORE_PROBES // len(base)), axis=0)
+        coord = rng.integers(self.dim, size=len(probe))
+        probe[np.arange(len(probe)), coord] = rng.random(len(probe))
+        pool.add(probe, self.evaluate(probe))
+
+    def _reference_point(self, obs: _Observed) -> np.ndarray | None:
+        """The given reference point, else the observed feasible (else successful)
+        maximum plus 10 % of the range; ``None`` while nothing succeeded."""
+        if self.ref_point is not None:
+            return self.ref_point
+        front = obs.Y[obs.ok & obs.feasible]
+        base = front if len(front) else obs.Y[obs.ok]
+        if not len(base):
+            return None
+        return base.max(axis=0) + 0.1 * np.maximum(np.ptp(base, axis=0), 1e-9)
+
+    def _select(
+        self,
+        U: np.ndarray,
+        pred: _Pred,
+        obs: _Observed,
+        n: int,
+        n_explore: int,
+        seek: bool,
+        rng: np.random.Generator,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The batch from the pool, in three stages that each avoid what came before.
+
+        1. exploration: up to ``n_explore`` picks by optimistic hypervolume improvement
+           over the observed front (models with a predictive spread only);
+        2. while ``seek``: half of what is left by P(feasible) alone;
+        3. the rest: hypervolume improvement times P(feasible), then diversity, then
+           the unified loss with equal weights.
+
+        Returns:
+            ``(indices, predicted_feasible)`` of each stage, in order.
+        """
+        front = obs.Y[obs.ok & obs.feasible]
+        ref = self._reference_point(obs)
+        common = {
+            "feasibility_threshold": FEASIBILITY_THRESHOLD,
+            "min_distance": MIN_DISTANCE,
+            "ref_point": ref,
+            "rng": rng,
+        }
+        none = (np.empty(0, dtype=int), np.empty(0, dtype=bool))
+        explore = none
+        U_avoid = obs.U
+        if n_explore and ref is not None and pred["obj_std"] is not None:
+            # Optimistic objectives against the observed front only.
+            explore = select_batch(
+                U,
+                pred["obj"] - self.options.explore_weight * pred["obj_std"],
+                exploration_log_p(
+                    pred["log_p"], pred["obj_std"], obs.scale, self.options.explore_tempering
+                ),
+                n_explore,
+                U_avoid=U_avoid,
+                fill=False,
+                diversify=False,
+                **common,
+                hvi_min_probability=EXPLORE_MIN_PROBABILITY,
+            )
+            U_avoid = np.vstack([U_avoid, U[explore[0]]])
+        seeking = none
+        if seek:
+            seeking = select_batch(
+                U,
+                pred["obj"],
+                pred["log_p"],
+                (n - len(explore[0])) // 2,
+                U_avoid=U_avoid,
+                fill_score=-pred["log_p"],
+                front=front,
+                **common,
+            )
+            U_avoid = np.vstack([U_avoid, U[seeking[0]]])
+        # Too few predicted-feasible candidates: top up by the unified loss with equal
+        # weights, so the feasibility term leads far from feasibility and the
+        # objectives decide between candidates that are about equally likely feasible.
+        fill = ((pred["obj"] - obs.ideal) / obs.scale).mean(axis=1)
+        if pred["log_p"] is not None:
+            fill = fill - self.options.feasibility_weight * pred["log_p"]
+        exploit = select_batch(
+            U,
+            pred["obj"],
+            pred["log_p"],
+            n - len(explore[0]) - len(seeking[0]),
+            U_avoid=U_avoid,
+            fill_score=fill,
+            front=front,
+            **common,
+        )
+        return [explore, seeking, exploit]
 
 
 def exploration_log_p(
@@ -522,13 +661,13 @@ def tempered_log_p(log_p: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -z)
 
 
-def _cat(preds: list[dict[str, np.ndarray | None]]) -> dict[str, np.ndarray | None]:
-    out: dict[str, np.ndarray | None] = {}
+def _cat(preds: list[_Pred]) -> _Pred:
+    out: _Pred = {}
     for key in preds[0]:
         vals = [p[key] for p in preds]
         out[key] = None if any(v is None for v in vals) else np.concatenate(vals)
     return out
 
 
-def _take(pred: dict[str, np.ndarray | None], idx: np.ndarray) -> dict[str, np.ndarray | None]:
+def _take(pred: _Pred, idx: np.ndarray) -> _Pred:
     return {k: None if v is None else v[idx] for k, v in pred.items()}
