@@ -8,8 +8,10 @@ have), computes parameter sensitivities on the model, and runs
 ========================  =================================  ==========================
 method                    model                              feasibility in the search
 ========================  =================================  ==========================
-``c+o-ftt``/``-resnet``   ``JointSurrogate`` with a           classification head,
-                          constraint head                     ``P_j`` per constraint
+``c+o-ftt``/``-resnet``   ``JointSurrogate`` with             classification and value
+                          constraint heads, mixed with a      heads pooled, mixed with
+                          ``GPR`` per output by               ``Phi(mu_j / sigma_j)``
+                          cross-validation
 ``o-ftt``/``-resnet``     ``JointSurrogate``, objectives      none: ranking of parents
                           only                                by observed feasibility
 ``gpr``                   ``GPR`` (one GP per outcome)        ``Phi(mu_j / sigma_j)``
@@ -67,6 +69,13 @@ class SurrogateStrategy(Strategy):
             (training overrides such as ``{"max_epochs": 50}`` for the networks,
             ``fit_gpytorch_mll`` arguments for the GPs).
         num_threads: torch threads while proposing (``None``: leave torch's setting).
+        gp_mixture: search a mixture of the network and a GP of every output, weighed
+            per output by cross-validation (:func:`~botorch_joint.models.hybrid.
+            stacking_weights`; the network's members each leave out one fold). ``None``
+            (default): on for the joint methods with constraints (``c+o-``), off
+            otherwise. At a few dozen evaluations the GP generalises better; the network
+            takes over an output where held-out evaluations show it predicts better
+            (``docs/robust_search.md``).
     """
 
     def __init__(
@@ -83,8 +92,7 @@ class SurrogateStrategy(Strategy):
         sensitivity_options: dict[str, Any] | None = None,
         fit_options: dict[str, Any] | None = None,
         num_threads: int | None = None,
-        portfolio: str | None = None,
-        portfolio_weight: float = 0.5,
+        gp_mixture: bool | None = None,
     ) -> None:
         super().__init__(problem, budget, seed)
         if method not in MODELS:
@@ -106,10 +114,11 @@ class SurrogateStrategy(Strategy):
         self.sensitivity_options = dict(sensitivity_options or {})
         self.fit_options = dict(fit_options or {})
         self.num_threads = num_threads
-        if portfolio not in (None, "split", "mixture", "stacked"):
-            raise ValueError(f"unknown portfolio {portfolio!r}")
-        self.portfolio = portfolio if self.kind == "joint" else None
-        self.portfolio_weight = float(portfolio_weight)
+        if gp_mixture is None:
+            gp_mixture = self.kind == "joint" and self.uses_constraints
+        if gp_mixture and self.kind != "joint":
+            raise ValueError(f"gp_mixture applies to the network methods, not {method!r}")
+        self.gp_mixture = bool(gp_mixture)
         self.last_model: Any = None
 
     # ----------------------------------------------------------------- design
@@ -122,7 +131,7 @@ class SurrogateStrategy(Strategy):
         from botorch_joint.models import GPR, MEGP, JointSurrogate, fit_model
 
         kind = kind or self.kind
-        # Options belong to the method's own model, not to a portfolio's second one.
+        # Options belong to the method's own model, not to the mixture's GP.
         own = kind == self.kind
         model_options = self.model_options if own else {}
         fit_options = self.fit_options if own else {}
@@ -143,7 +152,7 @@ class SurrogateStrategy(Strategy):
                     backbone=self.backbone,
                     bounds=bounds,
                     seed=model_seed,
-                    **({"holdout_folds": True} if self.portfolio == "stacked" else {}),
+                    **({"holdout_folds": True} if self.gp_mixture else {}),
                     **model_options,
                 )
             elif kind == "gpr":
@@ -178,23 +187,15 @@ class SurrogateStrategy(Strategy):
             t0 = time.perf_counter()
             model = self.fit(data, epoch)
             ok = ~data.failed & np.all(np.isfinite(data.Y), axis=1)
-            gp = self.fit(data, epoch, "gpr") if self.portfolio and ok.sum() >= 2 else None
+            # The GP needs two successful rows; the network learns from failed ones too.
+            gp = self.fit(data, epoch, "gpr") if self.gp_mixture and ok.sum() >= 2 else None
             mix: dict[str, Any] = {}
-            if gp is None:
-                search_model = model
-            elif self.portfolio == "mixture":
-                from botorch_joint.models.hybrid import MixtureSurrogate
-
-                search_model = MixtureSurrogate(model, gp, self.portfolio_weight)
-            elif self.portfolio == "stacked":
+            search_model = model
+            if gp is not None:
                 from botorch_joint.models.hybrid import MixtureSurrogate, stacking_weights
 
                 mix = stacking_weights(model, gp)
-                search_model = MixtureSurrogate(
-                    model, gp, mix["weight"], mix["feasibility_weight"]
-                )
-            else:
-                search_model = model
+                search_model = MixtureSurrogate(model, gp, mix["weight"], mix["feasibility_weight"])
             self.last_model = model
             t1 = time.perf_counter()
             sens = None
@@ -215,29 +216,19 @@ class SurrogateStrategy(Strategy):
 
             use_feas = self.uses_constraints and self.problem.num_constraints > 0
 
-            def search(surrogate: Any, q: int) -> Any:
-                # Models say which constraints their feasibility predictions inform.
-                informative = getattr(surrogate, "feasibility_mask", None) if use_feas else None
-                mask = None if informative is None else np.asarray(informative.cpu(), bool)
-                return SurrogateSearch(
-                    surrogate,
-                    self.problem.bounds,
-                    sensitivity=None if sens is None else sens.indices,
-                    use_feasibility=use_feas,
-                    feasibility_mask=mask,
-                    ref_point=self.problem.ref_point,
-                    options=self.search_options,
-                ).propose(data.X, data.Y, data.C, data.failed, q, rng), mask
-
-            if self.portfolio == "split" and gp is not None:
-                q_net = int(round(self.portfolio_weight * n))
-                res, mask = search(model, q_net)
-                if n - q_net:
-                    res_gp, _ = search(gp, n - q_net)
-                    res.X = np.vstack([res.X, res_gp.X])
-                    res.p_feasible = None
-            else:
-                res, mask = search(search_model, n)
+            # Models say which constraints their feasibility predictions inform.
+            informative = getattr(search_model, "feasibility_mask", None) if use_feas else None
+            mask = None if informative is None else np.asarray(informative.cpu(), dtype=bool)
+            search = SurrogateSearch(
+                search_model,
+                self.problem.bounds,
+                sensitivity=None if sens is None else sens.indices,
+                use_feasibility=use_feas,
+                feasibility_mask=mask,
+                ref_point=self.problem.ref_point,
+                options=self.search_options,
+            )
+            res = search.propose(data.X, data.Y, data.C, data.failed, n, rng)
             t3 = time.perf_counter()
         finally:
             torch.set_num_threads(threads)
