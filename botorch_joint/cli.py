@@ -245,7 +245,7 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 def _list_problems() -> int:
     from botorch_joint import problems
 
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for name in problems.names():
         try:
             p = problems.get(name)

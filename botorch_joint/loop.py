@@ -453,7 +453,7 @@ def _run_batch(
     done: dict[int, Evaluation] = {} if journal is None else dict(journal.done)
     crashes: dict[int, int] = {} if journal is None else journal.crashes
     solo: dict[int, int] = {} if journal is None else journal.solo
-    if journal is not None and journal.ignored:
+    if journal is not None and run_dir is not None and journal.ignored:
         warnings.warn(
             f"{Path(run_dir) / JOURNAL}: {journal.ignored} record(s) of epoch {epoch} do "
             "not match this run's batch in flight (written by another run in this "

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
+from botorch.models.model import Model
+from botorch.utils.transforms import normalize, unnormalize
 from torch import Tensor
 
 from botorch_joint.acquisition.loss import Outcomes, outcomes, unified_loss
@@ -121,7 +122,7 @@ class ConstraintGradientDescent:
 
     def __init__(
         self,
-        model: Any,
+        model: Model,
         bounds: Tensor | np.ndarray | None = None,
         steps: int = 30,
         lr: float = 0.05,
@@ -139,8 +140,13 @@ class ConstraintGradientDescent:
         dtype: torch.dtype = torch.float64,
     ) -> None:
         self.model = model
-        b = model.bounds if bounds is None else bounds
-        b = b.detach().cpu().numpy() if isinstance(b, Tensor) else np.asarray(b)
+        if bounds is None:
+            bounds = getattr(model, "bounds", None)
+            if bounds is None:
+                raise ValueError(
+                    f"{type(model).__name__} has no bounds attribute: pass bounds=(2, d)"
+                )
+        b = bounds.detach().cpu().numpy() if isinstance(bounds, Tensor) else np.asarray(bounds)
         self.bounds = torch.as_tensor(b, dtype=dtype)
         self.steps = int(steps)
         self.lr = float(lr)
@@ -159,12 +165,10 @@ class ConstraintGradientDescent:
 
     # ------------------------------------------------------------------ units
     def to_unit(self, X: Tensor) -> Tensor:
-        lo, hi = self.bounds[0].to(X), self.bounds[1].to(X)
-        return (X - lo) / (hi - lo)
+        return normalize(X, self.bounds.to(X))
 
     def from_unit(self, U: Tensor) -> Tensor:
-        lo, hi = self.bounds[0].to(U), self.bounds[1].to(U)
-        return lo + U * (hi - lo)
+        return unnormalize(U, self.bounds.to(U))
 
     def _outcomes(self, U: Tensor) -> Outcomes:
         return outcomes(self.model, self.from_unit(U), self.use_feasibility, self.feasibility_mask)
@@ -234,12 +238,8 @@ class ConstraintGradientDescent:
             U=U,
             X=self.from_unit(U),
             obj=torch.stack([r[1].obj for r in records]),
-            obj_std=None
-            if records[0][1].obj_std is None
-            else torch.stack([r[1].obj_std for r in records]),
-            log_pfeas=None
-            if records[0][1].log_pfeas is None
-            else torch.stack([r[1].log_pfeas for r in records]),
+            obj_std=_stack_or_none([r[1].obj_std for r in records]),
+            log_pfeas=_stack_or_none([r[1].log_pfeas for r in records]),
             loss=torch.stack([r[2] for r in records]),
         )
 
@@ -262,16 +262,18 @@ class ConstraintGradientDescent:
         if X_avoid is not None and len(X_avoid):
             Xa = torch.as_tensor(np.asarray(X_avoid), dtype=self.dtype)
             U_avoid = self.to_unit(Xa).cpu().numpy()
+        U, obj, X = flat["U"], flat["obj"], flat["X"]
+        assert U is not None and obj is not None and X is not None  # always recorded
         idx, _ = select_batch(
-            flat["U"],
-            flat["obj"],
+            U,
+            obj,
             flat["log_pfeas_total"],
             n,
             U_avoid=U_avoid,
             feasibility_threshold=self.feasibility_threshold,
             min_distance=self.min_distance,
         )
-        return flat["X"][idx], idx
+        return X[idx], idx
 
     def __call__(
         self,
@@ -282,6 +284,12 @@ class ConstraintGradientDescent:
     ) -> np.ndarray:
         """Descend from ``X0`` and return ``n`` selected trace samples ``(q, d)``."""
         return self.select(self.run(X0, weights), n, X_avoid)[0]
+
+
+def _stack_or_none(parts: list[Tensor | None]) -> Tensor | None:
+    """``torch.stack`` of per-step records that are all tensors or all ``None``."""
+    tensors = [t for t in parts if t is not None]
+    return torch.stack(tensors) if len(tensors) == len(parts) else None
 
 
 def _detach(out: Outcomes) -> Outcomes:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
@@ -34,6 +34,9 @@ from botorch.models.model import Model
 from botorch.utils.datasets import SupervisedDataset
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
+
+from botorch_joint.models.prediction import Prediction
+from botorch_joint.models.prediction import predict as model_predict
 
 __all__ = [
     "Outcomes",
@@ -48,7 +51,7 @@ __all__ = [
 SCALARIZATIONS = ("chebyshev", "weighted_sum")
 
 
-def predict(model: Any, X: Tensor) -> Any:
+def predict(model: Model, X: Tensor) -> Prediction:
     """The model's :class:`~botorch_joint.models.prediction.Prediction` at ``X``.
 
     Models may provide their own ``predict_outcomes(X)`` (analytic test models do);
@@ -58,12 +61,7 @@ def predict(model: Any, X: Tensor) -> Any:
         model: a fitted surrogate.
         X: ``(..., n, d)`` points in the problem's units.
     """
-    hook = getattr(model, "predict_outcomes", None)
-    if callable(hook):
-        return hook(X)
-    from botorch_joint.models.prediction import predict as model_predict
-
-    return model_predict(model, X)
+    return model_predict(model, X)  # which honours a model's own predict_outcomes
 
 
 @dataclass
@@ -92,7 +90,7 @@ def _safe_log(p: Tensor) -> Tensor:
 
 
 def outcomes(
-    model: Any,
+    model: Model,
     X: Tensor,
     use_feasibility: bool = True,
     feasibility_mask: Sequence[bool] | None = None,
@@ -100,7 +98,8 @@ def outcomes(
     """Evaluate ``model`` at ``X`` (differentiably) and collect :class:`Outcomes`.
 
     Args:
-        model: a surrogate following the prediction protocol.
+        model: a BoTorch model following the prediction protocol
+            (:func:`~botorch_joint.models.prediction.predict`).
         X: ``(..., n, d)`` points in the problem's units.
         use_feasibility: ignore the feasibility head when ``False``.
         feasibility_mask: ``(k,)`` which constraints' feasibility predictions to use
@@ -110,8 +109,9 @@ def outcomes(
     pred = predict(model, X)
     log_p = None
     if use_feasibility:
+        # a model's own predict_outcomes may return a prediction without log P
         log_p = getattr(pred, "feas_log_prob", None)
-        if log_p is None and getattr(pred, "feas_prob", None) is not None:
+        if log_p is None and pred.feas_prob is not None:
             log_p = _safe_log(pred.feas_prob)
         if log_p is not None and feasibility_mask is not None:
             mask = torch.as_tensor(list(feasibility_mask), dtype=torch.bool, device=log_p.device)
@@ -213,6 +213,11 @@ class UnifiedLossAcquisition(AcquisitionFunction):
         use_feasibility: ignore feasibility information when ``False`` (``o-`` search).
     """
 
+    # buffers, declared for the type checker (nn.Module would type them Tensor | Module)
+    ideal: Tensor
+    scale: Tensor
+    weights: Tensor
+
     def __init__(
         self,
         model: Model,
@@ -259,7 +264,8 @@ class UnifiedLossAcquisition(AcquisitionFunction):
     def _outcomes(self, X: Tensor) -> Outcomes:
         if self.objective is None and self.constraints is None:
             return outcomes(self.model, X, self.use_feasibility)
-        mean = self.model.posterior(X).mean  # (b, q, outputs)
+        # (b, q, outputs); BoTorch's Posterior base class declares no mean, ours all have one
+        mean: Tensor = cast(Any, self.model.posterior(X)).mean
         if self.objective is not None:
             obj = -self.objective(mean.unsqueeze(0), X=X).squeeze(0)
         else:
@@ -270,7 +276,8 @@ class UnifiedLossAcquisition(AcquisitionFunction):
             log_p = torch.nn.functional.logsigmoid(-vals / self.eta)
         return Outcomes(obj, None, log_p)
 
-    @t_batch_mode_transform()
+    # BoTorch types the decorator for methods of AcquisitionFunction itself
+    @t_batch_mode_transform()  # type: ignore[arg-type]
     def forward(self, X: Tensor) -> Tensor:
         """Acquisition value of ``b x q x d`` batches: ``(b,)``, larger is better."""
         out = self._outcomes(X)

@@ -18,7 +18,7 @@ isolated in :mod:`botorch_joint.ax._compat`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from ax.core.data import Data
@@ -152,8 +152,9 @@ class InitialDesignNode(ExternalNode):
             isinstance(p, RangeParameter) for p in experiment.search_space.parameters.values()
         )
         n = self.shared.resolve_n_initial(max(dim, 1))
-        for c in list(self.transition_criteria) + list(self.pausing_criteria):
-            c.threshold = n  # type: ignore[attr-defined]
+        # both criteria (MinTrials, MaxTrialsAwaitingData) count trials up to threshold
+        for c in [*self.transition_criteria, *self.pausing_criteria]:
+            cast(Any, c).threshold = n
 
     def should_transition_to_next_node(
         self, raise_data_required_error: bool = True

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from ax.core.data import Data
@@ -145,16 +145,16 @@ def _build_problem(experiment: Experiment) -> tuple[Problem, dict[str, Any], set
                 "supports range (float or int) and fixed parameters"
             )
     objectives = _objectives(config)
-    ref: list[float] | None = []
+    ref_values: list[float] = []
     thresholds = {t.metric_names[0]: t for t in config.objective_thresholds}
     for name, terms in objectives:
         t = thresholds.get(name)
         if t is None or len(terms) != 1 or t.relative:
-            ref = None
-            break
+            break  # no reference point unless every objective has a threshold
         (_, w), b = terms[0], float(t.bound)
         # y = -w * metric, so the threshold maps to -w * b
-        ref.append(-w * b)
+        ref_values.append(-w * b)
+    ref = ref_values if len(ref_values) == len(objectives) else None
     constraints = [oc for oc in config.outcome_constraints if oc not in config.objective_thresholds]
     names: list[str] = []
     for oc in constraints:
@@ -220,7 +220,9 @@ def experiment_view(experiment: Experiment, data: Data | None = None) -> Experim
             if EPOCH_KEY in meta:
                 epoch = int(meta[EPOCH_KEY])
         for arm in trial.arms:
-            x = np.array([float(arm.parameters[n]) for n in problem.parameter_names], dtype=float)
+            # range parameters only (the view's parameters), so every value is a number
+            values = [cast(float, arm.parameters[n]) for n in problem.parameter_names]
+            x = np.asarray(values, dtype=float)
             rows.append(x)
             arms.append((index, arm.name))
             epochs.append(epoch)

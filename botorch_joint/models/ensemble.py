@@ -79,10 +79,13 @@ class EnsembleSurrogate(EnsembleModel):
     predictions) as for BoTorch's ``EnsembleModel``.
     """
 
-    def posterior(
+    # Model's signature (EnsembleModel's own drops observation_noise, which BoTorch's
+    # acquisition functions may pass by keyword)
+    def posterior(  # type: ignore[override]
         self,
         X: Tensor,
         output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
         posterior_transform: PosteriorTransform | None = None,
         **kwargs: Any,
     ) -> EnsemblePosterior:
@@ -91,6 +94,8 @@ class EnsembleSurrogate(EnsembleModel):
         Args:
             X: ``batch_shape x q x d`` inputs.
             output_indices: the outputs to keep (default: all).
+            observation_noise: ``True`` is ignored (the members' spread is the
+                uncertainty); a tensor of noise levels is not supported.
             posterior_transform: applied to each member's prediction (see
                 :func:`transform_members`), e.g. ``ScalarizedPosteriorTransform``.
             **kwargs: passed to ``EnsembleModel.posterior``.
@@ -99,7 +104,9 @@ class EnsembleSurrogate(EnsembleModel):
             Values ``batch_shape x E x q x outputs`` (``x 1`` after a scalarizing
             transform).
         """
-        posterior = super().posterior(X, output_indices=output_indices, **kwargs)
+        posterior = super().posterior(
+            X, output_indices=output_indices, observation_noise=observation_noise, **kwargs
+        )
         if posterior_transform is None:
             return posterior
         return transform_members(posterior, posterior_transform, X)

@@ -21,7 +21,7 @@ the largest observed value.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import torch
 from botorch.models import KroneckerMultiTaskGP, ModelListGP, SingleTaskGP
@@ -125,6 +125,8 @@ class GPR(ModelListGP):
         bounds: ``(2, d)`` input bounds; defaults to the range of ``train_X``.
     """
 
+    bounds: Tensor  # a buffer, declared for the type checker
+
     def __init__(
         self,
         train_X: Tensor,
@@ -142,6 +144,7 @@ class GPR(ModelListGP):
             models.append(_single_gp(X[rows], Y[rows, i : i + 1], bounds))
             self._rows.append(rows)
         for j in range(0 if C is None else C.shape[-1]):
+            assert C is not None
             models.append(_single_gp(X, C[:, j : j + 1], bounds))
             self._rows.append(torch.ones(X.shape[0], dtype=torch.bool))
         super().__init__(*models)
@@ -173,7 +176,7 @@ class GPR(ModelListGP):
             local = torch.cumsum(rows.long(), 0) - 1  # global row -> the GP's own row
             blocks = [local[b][rows[b]] for b in folds]
             size = folds.shape[1]
-            for i, (mu, v) in enumerate(zip(*_block_holdout(gp, blocks))):
+            for i, (mu, v) in enumerate(zip(*_block_holdout(cast(SingleTaskGP, gp), blocks))):
                 keep = rows[folds[i]]
                 positions = torch.arange(size) + i * size
                 mean[positions[keep]], var[positions[keep]] = mu, v
@@ -192,7 +195,8 @@ class GPR(ModelListGP):
     def fantasize(self, *args: Any, **kwargs: Any) -> Model:
         return self._as_model_list().fantasize(*args, **kwargs)
 
-    def condition_on_observations(self, *args: Any, **kwargs: Any) -> Model:
+    # BoTorch's own bases disagree on this signature (ModelListGP takes a list of X)
+    def condition_on_observations(self, *args: Any, **kwargs: Any) -> Model:  # type: ignore[override]
         return self._as_model_list().condition_on_observations(*args, **kwargs)
 
 
@@ -206,8 +210,9 @@ def _block_holdout(gp: SingleTaskGP, blocks: list[Tensor]) -> tuple[list[Tensor]
         L, _ = torch.linalg.cholesky_ex(K + 1e-8 * torch.eye(len(y)).to(y))
         K_inv = torch.cholesky_inverse(L)
         alpha = K_inv @ (y - prior.mean)
-        stdv = gp.outcome_transform.stdvs.reshape(()).to(y)
-        shift = gp.outcome_transform.means.reshape(()).to(y)
+        standardize = cast(Standardize, gp.outcome_transform)  # as _single_gp builds it
+        stdv = standardize.stdvs.reshape(()).to(y)
+        shift = standardize.means.reshape(()).to(y)
         means, variances = [], []
         for b in blocks:
             if b.numel() == 0:

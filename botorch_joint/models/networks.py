@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-_ACTIVATIONS = {"relu": F.relu, "silu": F.silu, "gelu": F.gelu}
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "silu": F.silu,
+    "gelu": F.gelu,
+}
 
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
@@ -347,7 +352,7 @@ class EnsembleJointNetwork(nn.Module):
         self.backbone = backbone
         self.num_objectives = num_objectives
         self.num_constraints = num_constraints
-        width = backbone.out_features
+        width = cast(int, backbone.out_features)  # every backbone here declares it
         self.regression_head = _Head(ensemble_size, width, head_hidden, num_objectives)
         self.classification_head = (
             _Head(ensemble_size, width, head_hidden, num_constraints) if num_constraints else None
@@ -356,8 +361,9 @@ class EnsembleJointNetwork(nn.Module):
     def reset_parameters(self) -> None:
         """Re-draw every parameter (used before each fit so that fits are reproducible)."""
         for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if module is not self and callable(reset):
+                reset()
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Map ``(E, N, d)`` inputs to ``(E, N, m)`` regression outputs and ``(E, N, k)`` logits."""
@@ -396,7 +402,7 @@ def build_network(
     num_constraints: int,
     head_hidden: int = 0,
     classification_grad_scale: float | None = None,
-    **options: float | int,
+    **options: Any,
 ) -> EnsembleJointNetwork:
     """Build an :class:`EnsembleJointNetwork` with sensible defaults for 5-100 inputs.
 

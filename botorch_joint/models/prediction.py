@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from botorch.models.model import Model
@@ -64,11 +65,18 @@ def predict(model: Model, X: Tensor) -> Prediction:
     hook = getattr(model, "predict_outcomes", None)
     if callable(hook):  # composite and analytic test models predict for themselves
         return hook(X)
-    m = int(model.num_objectives)
+    num_objectives = getattr(model, "num_objectives", None)
+    if num_objectives is None:
+        raise TypeError(
+            f"predict needs a model that declares num_objectives (and num_constraints), "
+            f"as JointSurrogate, GPR and MEGP do; got {type(model).__name__}"
+        )
+    m = int(num_objectives)
     k = int(getattr(model, "num_constraints", 0))
-    if callable(getattr(model, "member_predictions", None)):  # a deep ensemble
+    member_predictions = getattr(model, "member_predictions", None)
+    if callable(member_predictions):  # a deep ensemble
         model.eval()
-        obj, log_prob = model.member_predictions(model.transform_inputs(X))
+        obj, log_prob = member_predictions(model.transform_inputs(X))
         mean = obj.mean(dim=-3)
         std = None
         if obj.shape[-3] > 1:
@@ -88,7 +96,8 @@ def predict(model: Model, X: Tensor) -> Prediction:
     flat = X.reshape(-1, d)
     means, variances = [], []
     for chunk in flat.split(GP_CHUNK):
-        posterior = model.posterior(chunk)
+        # BoTorch's Posterior base class declares no moments; a GP's posterior has them
+        posterior = cast(Any, model.posterior(chunk))
         means.append(posterior.mean)
         variances.append(posterior.variance)
     t = means[0].shape[-1]

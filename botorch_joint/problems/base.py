@@ -109,7 +109,7 @@ class Problem:
             raise ProblemDefinitionError(
                 "parameters must be a non-empty mapping name -> (low, high)"
             )
-        param_names = _check_names("parameters", parameters.keys())
+        param_names = _check_names("parameters", list(parameters))
         objectives = _check_names("objectives", objectives)
         constraints = _check_names("constraints", constraints)
         if not objectives:

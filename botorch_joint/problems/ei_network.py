@@ -246,7 +246,7 @@ class EINetwork:
                     adapt += fired * jump_a
                     if t >= n_warm:
                         spikes[:, t - n_warm] = fired
-                    for k in np.flatnonzero(fired.any(axis=1)):
+                    for k in np.flatnonzero(fired.any(axis=1)).tolist():
                         # Gather only the rows of neurons that fired: spikes are sparse.
                         arrivals = W[k, fired[k]].sum(axis=0)
                         buf[(t + d_e[k]) % L, k, :n] += arrivals[:n]
@@ -339,7 +339,7 @@ def _mean_cv(raster: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------- problem
-def _band_deviation(rate: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+def _band_deviation(rate: np.ndarray, band: tuple[float, ...]) -> np.ndarray:
     """Log-distance of ``rate`` (Hz) to the band ``[lo, hi]``; 0 inside."""
     r = np.maximum(rate, 0.01)
     return np.maximum(0.0, np.maximum(np.log(band[0] / r), np.log(r / band[1])))

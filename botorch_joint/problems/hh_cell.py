@@ -514,21 +514,21 @@ def features(
         (bool); ``(n, s-1)`` ``spike_count`` and ``latency`` (ms) per depolarising step.
     """
     X = _as_matrix(X)
-    currents = np.asarray(currents, dtype=float)
-    if currents.size < 3 or currents[0] >= 0 or np.any(np.diff(currents[1:]) <= 0):
+    steps = np.asarray(currents, dtype=float)
+    if steps.size < 3 or steps[0] >= 0 or np.any(np.diff(steps[1:]) <= 0):
         raise ValueError(
             "currents must be one hyperpolarising step followed by >= 2 increasing "
-            f"depolarising steps, got {currents.tolist()}"
+            f"depolarising steps, got {steps.tolist()}"
         )
     # Parameters outside the box may divide by zero or overflow; those lanes end up
     # non-finite and are reported through ``finite``, not as warnings.
     with np.errstate(all="ignore"):
         parts = [
-            _features_chunk(X[i : i + chunk_size], currents, dt, t_baseline, t_step)
+            _features_chunk(X[i : i + chunk_size], steps, dt, t_baseline, t_step)
             for i in range(0, X.shape[0], chunk_size)
         ]
         if not parts:
-            parts = [_features_chunk(X, currents, dt, t_baseline, t_step)]
+            parts = [_features_chunk(X, steps, dt, t_baseline, t_step)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

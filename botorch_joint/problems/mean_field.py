@@ -160,7 +160,8 @@ def make_synthetic_connectome(
 def save_synthetic_connectome(path: str | Path = CONNECTOME_FILE) -> Path:
     """Write :func:`make_synthetic_connectome`'s output (how the shipped file was made)."""
     path = Path(path)
-    np.savez(path, **make_synthetic_connectome())
+    arrays: dict[str, Any] = make_synthetic_connectome()  # numpy's stub would match a bool
+    np.savez(path, **arrays)
     return path
 
 
@@ -540,7 +541,7 @@ def mean_field(
     if unknown:
         raise ValueError(f"ground_truth must give exactly {list(PARAMETERS)}; check {unknown}")
     exact = target_noise_seed is None or target_noise_seed == noise_seed
-    target_seed = noise_seed if exact else int(target_noise_seed)
+    target_seed = noise_seed if exact or target_noise_seed is None else int(target_noise_seed)
     target_fc, target_fcd, rates = _targets(
         int(n_sessions),
         float(session_seconds),
