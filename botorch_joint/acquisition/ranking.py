@@ -1,8 +1,9 @@
 """Ranking and batch selection on (predicted or observed) objective vectors.
 
 Everything here is NumPy on small arrays (a few thousand rows at most): non-dominated
-sorting with Deb's feasibility rule, NSGA-II crowding, and the greedy selection of a
-diverse, likely-feasible batch that ends every search epoch. Objectives are minimised.
+sorting (pymoo's) with Deb's feasibility rule, NSGA-II crowding, and the greedy
+selection of a diverse, likely-feasible batch that ends every search epoch. Objectives
+are minimised.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 __all__ = [
     "constrained_ranks",
@@ -23,36 +25,42 @@ __all__ = [
 
 
 def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
-    """Pareto rank of every row of ``Y`` (0 = non-dominated), by iterated front peeling.
+    """Pareto rank of every row of ``Y`` (0 = non-dominated), by pymoo's sorting.
+
+    Row ``i`` dominates row ``j`` when it is no worse in every objective and better in
+    one; equal rows share a rank. A row with a NaN is compared with no other row, so it
+    ranks 0 and leaves the others' ranks alone; ``inf`` and ``-inf`` compare as
+    numbers.
 
     Args:
-        Y: ``(n, m)`` finite objective vectors (minimised).
+        Y: ``(n, m)`` objective vectors (minimised).
 
     Returns:
         ``(n,)`` integer ranks.
     """
     Y = np.asarray(Y, dtype=float)
     n = Y.shape[0]
-    ranks = np.full(n, -1, dtype=int)
     if n == 0:
-        return ranks
-    le = np.all(Y[:, None, :] <= Y[None, :, :], axis=-1)
-    lt = np.any(Y[:, None, :] < Y[None, :, :], axis=-1)
-    dom = le & lt  # dom[i, j]: i dominates j
-    count = dom.sum(axis=0)
-    rank = 0
-    left = np.ones(n, dtype=bool)
-    while left.any():
-        front = left & (count == 0)
-        ranks[front] = rank
-        left &= ~front
-        count = count - dom[front].sum(axis=0)
-        rank += 1
+        return np.full(0, -1, dtype=int)
+    ranks = np.zeros(n, dtype=int)
+    valid = ~np.isnan(Y).any(axis=1)
+    if valid.any() and Y.shape[1]:
+        # Dominance depends only on each column's order, so sort the columns' ranks:
+        # exact for ties, and pymoo never sees an infinite value.
+        order = np.column_stack(
+            [np.unique(col, return_inverse=True)[1] for col in Y[valid].T]
+        ).astype(float)
+        ranks[valid] = NonDominatedSorting().do(order, return_rank=True)[1]
     return ranks
 
 
 def crowding_distance(Y: np.ndarray) -> np.ndarray:
     """NSGA-II crowding distance of each row of ``Y`` within its set (boundary = inf).
+
+    Not pymoo's ``calc_crowding_distance``: that one divides by ``m`` and sums the two
+    gaps separately (other rounding, so near-equal distances can swap their order in
+    survival), and gives an objective that is constant over the set no boundary
+    points, where this one marks its first and last row (stable order) as boundaries.
 
     Args:
         Y: ``(n, m)`` objective vectors of one front.

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from botorch.utils.transforms import normalize, unnormalize
 
 from botorch_joint.acquisition.descent import ConstraintGradientDescent
 from botorch_joint.acquisition.loss import outcomes
@@ -201,6 +202,7 @@ class SurrogateSearch:
         self.options = SearchOptions.coerce(options).resolve(model)
         self.calibration: tuple[float, float] | None = None
         self.bounds = np.asarray(bounds, dtype=float)
+        self._box = torch.as_tensor(self.bounds)  # for BoTorch's (un)normalize
         self.dim = self.bounds.shape[1]
         self.sensitivity = None if sensitivity is None else np.asarray(sensitivity, float)
         self.use_feasibility = bool(use_feasibility)
@@ -221,10 +223,10 @@ class SurrogateSearch:
 
     # ---------------------------------------------------------------- helpers
     def _to_unit(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, float) - self.bounds[0]) / (self.bounds[1] - self.bounds[0])
+        return normalize(torch.as_tensor(np.asarray(X, float)), self._box).numpy()
 
     def _from_unit(self, U: np.ndarray) -> np.ndarray:
-        return self.bounds[0] + np.asarray(U, float) * (self.bounds[1] - self.bounds[0])
+        return unnormalize(torch.as_tensor(np.asarray(U, float)), self._box).numpy()
 
     def evaluate(self, U: np.ndarray, chunk: int = 2048) -> _Pred:
         """Surrogate predictions at ``(N, d)`` unit-cube points.
