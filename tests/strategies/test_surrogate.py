@@ -140,7 +140,10 @@ def _corner_only(p: dict) -> dict:
 @pytest.mark.parametrize("method", list(MODEL_OPTIONS))
 def test_no_successful_design_point_does_not_stop_the_run(method):
     problem = bj.Problem(
-        "corner", {"x": (0.0, 1.0), "y": (0.0, 1.0)}, ["f1", "f2"], ["c1"],
+        "corner",
+        {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+        ["f1", "f2"],
+        ["c1"],
         evaluate=_corner_only,
     )  # fmt: skip  (no ref_point: the search derives one from the data)
     X0 = problem.from_unit(np.random.default_rng(0).random((6, 2)) * 0.8)
@@ -162,3 +165,27 @@ def test_no_successful_design_point_does_not_stop_the_run(method):
         progress=False, method_options=_options(method),
     )  # fmt: skip
     assert len(res) == 14 and res.failed.sum() >= 6
+
+
+def test_joint_methods_search_a_gp_mixture_that_starts_as_the_gp(toy_problem):
+    """c+o- methods mix in a GP per output; with too few rows for folds, the GP alone."""
+    data = bj.Result.empty(toy_problem)
+    X = toy_problem.from_unit(np.random.default_rng(0).random((8, 2)))
+    data.append(X, toy_problem.evaluate_batch(X), 0)
+    options = _options("c+o-ftt", model_options={**MODEL_OPTIONS["c+o-ftt"], "ensemble_size": 5})
+    strategy = SurrogateStrategy(toy_problem, "c+o-ftt", 40, **options)
+    assert strategy.gp_mixture
+    info = strategy.propose(data, 3, 1).info
+    assert info["mixture_rows"] == 0  # 8 rows < 2 per member: no folds
+    assert info["mixture_weight"] == [0.0, 0.0] and info["mixture_feasibility_weight"] == [0.0]
+    X2 = toy_problem.from_unit(np.random.default_rng(1).random((22, 2)))
+    data.append(X2, toy_problem.evaluate_batch(X2), 1)
+    info = strategy.propose(data, 3, 2).info
+    assert info["mixture_rows"] == 30  # five folds of six rows, each predicted held out
+    assert all(0.0 <= w <= 1.0 for w in info["mixture_weight"] + info["mixture_feasibility_weight"])
+    # the GP-only and network-only variants stay available
+    assert not SurrogateStrategy(toy_problem, "gpr", 40).gp_mixture
+    assert not SurrogateStrategy(toy_problem, "o-ftt", 40).gp_mixture
+    assert not SurrogateStrategy(toy_problem, "c+o-ftt", 40, gp_mixture=False).gp_mixture
+    with pytest.raises(ValueError, match="gp_mixture applies to the network methods"):
+        SurrogateStrategy(toy_problem, "megp", 40, gp_mixture=True)
