@@ -379,12 +379,12 @@ def select_batch(
         radius = fill_radius * diag
         while len(chosen) < n and rest.size:
             took = []
-            for i in rest:
+            for row in rest:
                 if len(chosen) >= n:
                     break
-                if far_enough(int(i), max(radius, dup)):
-                    chosen.append(int(i))
-                    took.append(i)
+                if far_enough(int(row), max(radius, dup)):
+                    chosen.append(int(row))
+                    took.append(row)
             rest = rest[~np.isin(rest, took)]
             if radius <= dup:
                 break

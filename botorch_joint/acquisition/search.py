@@ -74,6 +74,7 @@ from botorch_joint.acquisition.ranking import (
 )
 
 __all__ = [
+    "Predictions",
     "SearchOptions",
     "SearchResult",
     "SurrogateSearch",
@@ -107,9 +108,36 @@ class SearchResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-#: Predictions at pool points: ``obj (N, m)``, ``obj_std (N, m) | None``, ``log_p (N,) |
-#: None`` (log P(all constraints hold), calibrated).
-_Pred = dict[str, np.ndarray | None]
+@dataclass
+class Predictions:
+    """The surrogate's predictions at ``N`` candidates (:meth:`SurrogateSearch.evaluate`).
+
+    Attributes:
+        obj: ``(N, m)`` predicted objectives.
+        obj_std: ``(N, m)`` predictive spread, or ``None`` (the model has none).
+        log_p: ``(N,)`` log P(all constraints hold), calibrated when the search
+            calibrates; ``None`` without feasibility predictions.
+    """
+
+    obj: np.ndarray
+    obj_std: np.ndarray | None
+    log_p: np.ndarray | None
+
+    def take(self, idx: np.ndarray) -> Predictions:
+        return Predictions(self.obj[idx], _rows(self.obj_std, idx), _rows(self.log_p, idx))
+
+    @staticmethod
+    def cat(preds: list[Predictions]) -> Predictions:
+        def join(values: list[np.ndarray | None]) -> np.ndarray | None:
+            arrays = [v for v in values if v is not None]
+            return np.concatenate(arrays) if len(arrays) == len(values) else None
+
+        obj = np.concatenate([p.obj for p in preds])
+        return Predictions(obj, join([p.obj_std for p in preds]), join([p.log_p for p in preds]))
+
+
+def _rows(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if a is None else a[idx]
 
 
 @dataclass
@@ -131,9 +159,9 @@ class _Pool:
 
     def __init__(self) -> None:
         self._U: list[np.ndarray] = []
-        self._pred: list[_Pred] = []
+        self._pred: list[Predictions] = []
 
-    def add(self, U: np.ndarray, pred: _Pred) -> None:
+    def add(self, U: np.ndarray, pred: Predictions) -> None:
         self._U.append(U)
         self._pred.append(pred)
 
@@ -142,8 +170,8 @@ class _Pool:
         return np.vstack(self._U)
 
     @property
-    def pred(self) -> _Pred:
-        return _cat(self._pred)
+    def pred(self) -> Predictions:
+        return Predictions.cat(self._pred)
 
 
 def objective_scaling(Y: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,12 +256,11 @@ class SurrogateSearch:
     def _from_unit(self, U: np.ndarray) -> np.ndarray:
         return unnormalize(torch.as_tensor(np.asarray(U, float)), self._box).numpy()
 
-    def evaluate(self, U: np.ndarray, chunk: int = 2048) -> _Pred:
+    def evaluate(self, U: np.ndarray, chunk: int = 2048) -> Predictions:
         """Surrogate predictions at ``(N, d)`` unit-cube points.
 
         Returns:
-            ``obj (N, m)``, ``obj_std (N, m) | None``, ``log_p (N,) | None`` (log
-            P(all constraints hold)).
+            :class:`Predictions` (``log_p`` calibrated once :meth:`fit_calibration` ran).
         """
         objs, stds, lps = [], [], []
         with torch.no_grad():
@@ -243,13 +270,14 @@ class SurrogateSearch:
                 objs.append(out.obj.cpu().numpy())
                 if out.obj_std is not None:
                     stds.append(out.obj_std.cpu().numpy())
-                if out.log_pfeas is not None:
-                    lps.append(out.log_pfeas_total.cpu().numpy())
-        return {
-            "obj": np.concatenate(objs),
-            "obj_std": np.concatenate(stds) if stds else None,
-            "log_p": self._calibrated(np.concatenate(lps)) if lps else None,
-        }
+                log_p = out.log_pfeas_total
+                if log_p is not None:
+                    lps.append(log_p.cpu().numpy())
+        return Predictions(
+            obj=np.concatenate(objs),
+            obj_std=np.concatenate(stds) if stds else None,
+            log_p=self._calibrated(np.concatenate(lps)) if lps else None,
+        )
 
     def _calibrated(self, log_p: np.ndarray) -> np.ndarray:
         if self.calibration is None:
@@ -275,7 +303,10 @@ class SurrogateSearch:
         feasible = np.asarray(feasible, bool)
         if feasible.sum() < 2 or (~feasible).sum() < 2:
             return None
-        lp = np.clip(self.evaluate(U)["log_p"], -50.0, 0.0)
+        raw = self.evaluate(U).log_p
+        if raw is None:  # no feasibility prediction: nothing to calibrate
+            return None
+        lp = np.clip(raw, -50.0, 0.0)
         y = feasible.astype(float)
 
         def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -294,8 +325,8 @@ class SurrogateSearch:
         self.calibration = (float(res.x[0]), float(res.x[1]))
         return self.calibration
 
-    def _violation(self, pred: _Pred) -> np.ndarray | None:
-        lp = pred["log_p"]
+    def _violation(self, pred: Predictions) -> np.ndarray | None:
+        lp = pred.log_p
         if lp is None:
             return None
         return np.maximum(0.0, np.log(FEASIBILITY_THRESHOLD) - lp)
@@ -351,17 +382,17 @@ class SurrogateSearch:
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
             extra = rng.random((n - len(idx), self.dim))
             pool_U = np.vstack([pool_U, extra])
-            pred = _cat([pred, self.evaluate(extra)])
+            pred = Predictions.cat([pred, self.evaluate(extra)])
             idx = np.concatenate([idx, np.arange(len(pool_U) - len(extra), len(pool_U))])
             pred_feas = np.concatenate([pred_feas, np.zeros(len(extra), bool)])
-        chosen = _take(pred, idx)
+        chosen = pred.take(idx)
         t_end = time.perf_counter()
 
-        p_feas = None if chosen["log_p"] is None else np.exp(chosen["log_p"])
+        p_feas = None if chosen.log_p is None else np.exp(chosen.log_p)
         n_pool_feas = (
             len(pool_U)
-            if pred["log_p"] is None
-            else int((pred["log_p"] >= np.log(FEASIBILITY_THRESHOLD)).sum())
+            if pred.log_p is None
+            else int((pred.log_p >= np.log(FEASIBILITY_THRESHOLD)).sum())
         )
         info = {
             "pool_size": int(len(pool_U)),
@@ -380,8 +411,8 @@ class SurrogateSearch:
         }
         return SearchResult(
             X=np.clip(self._from_unit(pool_U[idx]), self.bounds[0], self.bounds[1]),
-            obj=chosen["obj"],
-            obj_std=chosen["obj_std"],
+            obj=chosen.obj,
+            obj_std=chosen.obj_std,
             p_feasible=p_feas,
             predicted_feasible=pred_feas,
             info=info,
@@ -427,7 +458,7 @@ class SurrogateSearch:
         return par[np.isfinite(obs.violation[par])]
 
     def _evolve(
-        self, pop_U: np.ndarray, pop: _Pred, pool: _Pool, rng: np.random.Generator
+        self, pop_U: np.ndarray, pop: Predictions, pool: _Pool, rng: np.random.Generator
     ) -> np.ndarray:
         """NSGA-II generations on the surrogate; every offspring joins ``pool``.
 
@@ -447,9 +478,9 @@ class SurrogateSearch:
             cpred = self.evaluate(child)
             pool.add(child, cpred)
             pop_U = np.vstack([pop_U, child])
-            pop = _cat([pop, cpred])
-            keep = survival(pop["obj"], self._violation(pop), size)
-            pop_U, pop = pop_U[keep], _take(pop, keep)
+            pop = Predictions.cat([pop, cpred])
+            keep = survival(pop.obj, self._violation(pop), size)
+            pop_U, pop = pop_U[keep], pop.take(keep)
         return pop_U
 
     def _descend(
@@ -507,15 +538,13 @@ class SurrogateSearch:
                 dtype=self.dtype,
             )
             flat = cgd.run(self._from_unit(starts)).flat()
+            U_trace, obj, lp = flat["U"], flat["obj"], flat["log_pfeas_total"]
+            assert U_trace is not None and obj is not None  # a descent always has both
             pool.add(
-                flat["U"],
-                {
-                    "obj": flat["obj"],
-                    "obj_std": flat["obj_std"],
-                    "log_p": self._calibrated(flat["log_pfeas_total"]),
-                },
+                U_trace,
+                Predictions(obj, flat["obj_std"], None if lp is None else self._calibrated(lp)),
             )
-            n_trace += len(flat["U"])
+            n_trace += len(U_trace)
         return n_trace
 
     def _probe(
@@ -547,7 +576,7 @@ class SurrogateSearch:
     def _select(
         self,
         U: np.ndarray,
-        pred: _Pred,
+        pred: Predictions,
         obs: _Observed,
         n: int,
         n_explore: int,
@@ -567,7 +596,8 @@ class SurrogateSearch:
         """
         front = obs.Y[obs.ok & obs.feasible]
         ref = self._reference_point(obs)
-        common = {
+        tempering = self.options.explore_tempering or 0.0  # resolved: never None here
+        common: dict[str, Any] = {
             "feasibility_threshold": FEASIBILITY_THRESHOLD,
             "min_distance": MIN_DISTANCE,
             "ref_point": ref,
@@ -576,14 +606,12 @@ class SurrogateSearch:
         none = (np.empty(0, dtype=int), np.empty(0, dtype=bool))
         explore = none
         U_avoid = obs.U
-        if n_explore and ref is not None and pred["obj_std"] is not None:
+        if n_explore and ref is not None and pred.obj_std is not None:
             # Optimistic objectives against the observed front only.
             explore = select_batch(
                 U,
-                pred["obj"] - self.options.explore_weight * pred["obj_std"],
-                exploration_log_p(
-                    pred["log_p"], pred["obj_std"], obs.scale, self.options.explore_tempering
-                ),
+                pred.obj - self.options.explore_weight * pred.obj_std,
+                exploration_log_p(pred.log_p, pred.obj_std, obs.scale, tempering),
                 n_explore,
                 U_avoid=U_avoid,
                 fill=False,
@@ -596,11 +624,11 @@ class SurrogateSearch:
         if seek:
             seeking = select_batch(
                 U,
-                pred["obj"],
-                pred["log_p"],
+                pred.obj,
+                pred.log_p,
                 (n - len(explore[0])) // 2,
                 U_avoid=U_avoid,
-                fill_score=-pred["log_p"],
+                fill_score=None if pred.log_p is None else -pred.log_p,
                 front=front,
                 **common,
             )
@@ -608,13 +636,13 @@ class SurrogateSearch:
         # Too few predicted-feasible candidates: top up by the unified loss with equal
         # weights, so the feasibility term leads far from feasibility and the
         # objectives decide between candidates that are about equally likely feasible.
-        fill = ((pred["obj"] - obs.ideal) / obs.scale).mean(axis=1)
-        if pred["log_p"] is not None:
-            fill = fill - self.options.feasibility_weight * pred["log_p"]
+        fill = ((pred.obj - obs.ideal) / obs.scale).mean(axis=1)
+        if pred.log_p is not None:
+            fill = fill - self.options.feasibility_weight * pred.log_p
         exploit = select_batch(
             U,
-            pred["obj"],
-            pred["log_p"],
+            pred.obj,
+            pred.log_p,
             n - len(explore[0]) - len(seeking[0]),
             U_avoid=U_avoid,
             fill_score=fill,
@@ -661,15 +689,3 @@ def tempered_log_p(log_p: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     logit = lp - np.log(-np.expm1(lp))
     z = logit / np.sqrt(1.0 + np.asarray(ratio, float) ** 2)
     return -np.logaddexp(0.0, -z)
-
-
-def _cat(preds: list[_Pred]) -> _Pred:
-    out: _Pred = {}
-    for key in preds[0]:
-        vals = [p[key] for p in preds]
-        out[key] = None if any(v is None for v in vals) else np.concatenate(vals)
-    return out
-
-
-def _take(pred: _Pred, idx: np.ndarray) -> _Pred:
-    return {k: None if v is None else v[idx] for k, v in pred.items()}

@@ -118,7 +118,7 @@ def test_calibration_rescues_an_underconfident_classifier():
     assert (model.p_feasible(torch.as_tensor(res.X)).numpy() / 0.3 >= 0.5).all()
     lo, hi = model.bounds.numpy()
     U = (X - lo) / (hi - lo)
-    p_cal = np.exp(search.evaluate(U)["log_p"])
+    p_cal = np.exp(search.evaluate(U).log_p)
     assert np.median(p_cal[feasible]) > 0.5 > np.median(p_cal[~feasible])
 
 
