@@ -1,8 +1,13 @@
 """Sphinx configuration of the botorch-joint documentation.
 
-Build (warnings are errors, nothing is fetched from the network, no notebook runs):
+Build (warnings are errors, nothing is fetched from the network; the tutorials are
+executed so that their pages show their figures, at the test suite's small budgets with
+``SMOKE_TEST=1``, in a few minutes):
 
-    sphinx-build -W -b html docs docs/_build/html
+    SMOKE_TEST=1 sphinx-build -W -b html docs docs/_build/html
+
+Without ``SMOKE_TEST`` the tutorials run at full size (much longer);
+``-D nb_execution_mode=off`` renders them without running them (no figures).
 
 The tutorial notebooks live in ``tutorials/<name>/<name>.ipynb`` at the repository root;
 they are copied into ``docs/tutorials/`` (git-ignored) at configuration time so that
@@ -21,8 +26,8 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 if importlib.util.find_spec("matplotlib") is not None:
     # Agg for this process only: an MPLBACKEND variable would reach the kernels that
-    # execute the tutorials (-D nb_execution_mode=force) and keep their figures out of
-    # the pages, which need the kernel's inline backend.
+    # execute the tutorials and keep their figures out of the pages, which need the
+    # kernel's inline backend.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,7 +61,7 @@ version = release
 
 # -- extensions ----------------------------------------------------------------------
 extensions = [
-    "myst_nb",  # Markdown pages (MyST) and notebooks, never executed here
+    "myst_nb",  # Markdown pages (MyST) and the tutorial notebooks, executed
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
@@ -74,11 +79,17 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store", 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# Notebooks are stored without outputs and rendered as they are: the test suite runs
-# them (tests/test_tutorials.py), the documentation build does not. To render their
-# figures, build with `-D nb_execution_mode=force` (docs/install.md).
-nb_execution_mode = "off"
+# The notebooks are stored without outputs (built from tutorials/<name>/<name>.py); the
+# build executes them so that the rendered pages show their figures. The tutorial that
+# needs BluePyOpt is rendered without running where BluePyOpt is not installed.
+nb_execution_mode = "force"
+nb_execution_excludepatterns = [
+    f"tutorials/{name}.ipynb"
+    for name, package in {"from_bluepyopt": "bluepyopt"}.items()
+    if importlib.util.find_spec(package) is None
+]
 nb_execution_timeout = 3600  # seconds per cell, for full-size runs
+nb_execution_in_temp = True  # the tutorials write run directories and scripts
 nb_execution_raise_on_error = True
 nb_merge_streams = True
 

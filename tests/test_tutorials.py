@@ -1,4 +1,4 @@
-"""The tutorial notebooks: stored in sync with their generator, and runnable in smoke mode.
+"""The tutorial notebooks: built from their percent-format scripts, runnable in smoke mode.
 
 Every ``tutorials/<name>/<name>.ipynb`` is executed with nbclient in a fresh kernel with
 ``SMOKE_TEST=1``, in a temporary working directory, under a per-notebook time limit
@@ -46,6 +46,15 @@ def test_every_tutorial_is_stored() -> None:
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
     for path in NOTEBOOKS:
         assert path.parent.name == path.stem, f"{path} must live in tutorials/<name>/<name>.ipynb"
+
+
+def test_every_tutorial_is_built_from_a_percent_script() -> None:
+    for path in NOTEBOOKS:
+        source = path.with_suffix(".py")
+        assert source.exists(), f"{path.name} needs its source {source.name} beside it"
+        lines = source.read_text().splitlines()
+        assert lines[0] == "# ---" and "#     formats: py:percent" in lines, source.name
+        assert any(line.startswith("# %% [markdown]") for line in lines), source.name
 
 
 def test_notebooks_match_their_generator() -> None:

@@ -113,10 +113,14 @@ print(kept.evaluate(silent))
 BUDGET = 16 if SMOKE_TEST else 120
 BATCH_SIZE = 4 if SMOKE_TEST else 12
 # Smoke mode: smaller networks and a shorter surrogate search (default: None).
-SMALL = {
-    "model_options": {"ensemble_size": 1, "max_epochs": 10},
-    "search_options": {"pop_size": 16, "generations": 2, "cgd_starts": 4, "cgd_steps": 4},
-} if SMOKE_TEST else None
+SMALL = (
+    {
+        "model_options": {"ensemble_size": 1, "max_epochs": 10},
+        "search_options": {"pop_size": 16, "generations": 2, "cgd_starts": 4, "cgd_steps": 4},
+    }
+    if SMOKE_TEST
+    else None
+)
 
 result = bj.optimize(
     problem,
@@ -140,8 +144,9 @@ print(result.summary())
 import pandas as pd
 
 X_front, Y_front = result.pareto()
-front = pd.DataFrame(np.hstack([X_front, Y_front]),
-                     columns=problem.parameter_names + problem.objective_names)
+front = pd.DataFrame(
+    np.hstack([X_front, Y_front]), columns=problem.parameter_names + problem.objective_names
+)
 front["score_sum"] = Y_front.sum(axis=1)
 print(f"{int(result.feasible.sum())} feasible of {len(result)}; {len(front)} on the Pareto set")
 front.sort_values("score_sum")
@@ -149,11 +154,22 @@ front.sort_values("score_sum")
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.6))
 ok = ~result.failed
-ax.scatter(result.Y[ok, 0] + result.Y[ok, 1], result.Y[ok, 2] + result.Y[ok, 3], s=12,
-           c=np.where(result.feasible[ok], "C0", "0.7"), label="evaluated (blue: feasible)")
+ax.scatter(
+    result.Y[ok, 0] + result.Y[ok, 1],
+    result.Y[ok, 2] + result.Y[ok, 3],
+    s=12,
+    c=np.where(result.feasible[ok], "C0", "0.7"),
+    label="evaluated (blue: feasible)",
+)
 if len(Y_front):
-    ax.scatter(Y_front[:, 0] + Y_front[:, 1], Y_front[:, 2] + Y_front[:, 3], s=40,
-               facecolors="none", edgecolors="C3", label="Pareto set")
+    ax.scatter(
+        Y_front[:, 0] + Y_front[:, 1],
+        Y_front[:, 2] + Y_front[:, 3],
+        s=40,
+        facecolors="none",
+        edgecolors="C3",
+        label="Pareto set",
+    )
 ax.set_xlabel("spike-count scores (SD)")
 ax.set_ylabel("AP-amplitude scores (SD)")
 ax.set_xscale("symlog")
@@ -224,7 +240,7 @@ script = textwrap.dedent(f"""
         factory="botorch_joint.problems.bluepyopt_models:simplecell_ap_evaluator",
         threshold=3.0,
     )
-    result = bj.optimize(problem, method="{'sobol' if SMOKE_TEST else 'c+o-ftt'}",
+    result = bj.optimize(problem, method="{"sobol" if SMOKE_TEST else "c+o-ftt"}",
                          budget={8 if SMOKE_TEST else BUDGET}, batch_size={BATCH_SIZE},
                          evaluator="mpi", seed=0, progress=False)
     from mpi4py import MPI
@@ -235,10 +251,17 @@ work = Path(tempfile.mkdtemp(prefix="bj-bluepyopt-"))
 (work / "fit_simplecell.py").write_text(script)
 print(script)
 
-mpiexec = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+mpiexec = shutil.which(
+    "mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+)
 if mpiexec and importlib.util.find_spec("mpi4py"):
-    out = subprocess.run([mpiexec, "-n", "3", sys.executable, "fit_simplecell.py"], cwd=work,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [mpiexec, "-n", "3", sys.executable, "fit_simplecell.py"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     print(out.stdout[-2000:] if out.returncode == 0 else out.stderr[-2000:])
 else:
     print("mpiexec or mpi4py is not installed: not running it here")
