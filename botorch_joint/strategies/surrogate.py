@@ -203,9 +203,11 @@ class SurrogateStrategy(Strategy):
                 from botorch_joint.sensitivity import compute
 
                 opts = {"seed": int(rng.integers(2**31 - 1)), **self.sensitivity_options}
+                # The sensitivities of the model the search runs on: with a GP mixture
+                # that is mostly the GP while data are few.
                 sens = compute(
                     self.sensitivity,
-                    model,
+                    search_model,
                     self.problem.bounds,
                     parameter_names=self.problem.parameter_names,
                     include_feasibility=self.uses_constraints,
