@@ -126,7 +126,7 @@ def stacking_weights(network: Any, gp: Any) -> dict[str, list[float] | int]:
         weight.append(w if _clearly_positive(r**2 - (r - w * d) ** 2) else 0.0)
     feasibility_weight = []
     if k and logp_net is not None:
-        labels = network._labels[rows].to(Y)
+        labels = network.train_labels[rows].to(Y)
         values = network.train_C[rows] - network.thresholds.to(Y)
         logp_gp = torch.special.log_ndtr(mu[:, m:] / var[:, m:].sqrt())
         for j in range(k):

@@ -318,6 +318,12 @@ class JointSurrogate(EnsembleSurrogate):
         return obj if prob is None else torch.cat([obj, prob], dim=-1)
 
     @property
+    def train_labels(self) -> Tensor | None:
+        """``(n, k)`` 1.0 where a training row satisfied the constraint, else 0.0
+        (failed rows and NaN values count as violated); ``None`` without constraints."""
+        return self._labels
+
+    @property
     def feasibility_mask(self) -> Tensor:
         """``(k,)`` bool: constraints whose predicted feasibility carries information.
 

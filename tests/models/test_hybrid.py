@@ -69,7 +69,7 @@ def _fake_network(rows, obj, log_p, Y, C):
         train_C=C,
         thresholds=torch.zeros(C.shape[-1], dtype=C.dtype),
         y_std=Y.std(dim=0),
-        _labels=(C >= 0).to(C),
+        train_labels=(C >= 0).to(C),
     )
 
 
@@ -100,7 +100,7 @@ def test_stacking_prefers_the_component_that_predicts_held_out_rows(better: str)
     assert w["rows"] == n
     # With one class of labels only, the model that ranks the violations right wins.
     violated = -C.abs() - 0.1
-    net.train_C, net._labels = violated, torch.zeros_like(C)
+    net.train_C, net.train_labels = violated, torch.zeros_like(C)
     ranks_right = torch.special.log_ndtr(violated)
     ranks_wrong = torch.special.log_ndtr(-violated - 3)
     if better == "network":
