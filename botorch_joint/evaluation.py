@@ -1,45 +1,36 @@
 """The evaluators' former home, kept so that older imports work.
 
 The evaluators live in :mod:`botorch_joint.parallel`, one module per back end; every
-name that was importable from here still is, and is the same object.
+name that was importable from here still is, and is the same object: the names of
+:mod:`botorch_joint.parallel` but those it gained after the move. The MPI names are
+among those, so that ``from botorch_joint.evaluation import *`` never imports
+``mpi4py``.
 """
 
 from __future__ import annotations
 
-from botorch_joint.parallel.base import (
-    EvaluationTimeout,
-    Evaluator,
-    HungEvaluationsError,
-    OnDispatch,
-    OnResult,
-    check_n_workers,
-    check_timeout,
-    default_grace,
-    default_stuck_wait,
-    failed_evaluation,
-    run_evaluator,
-)
-from botorch_joint.parallel.executor import ExecutorEvaluator
-from botorch_joint.parallel.factory import make_evaluator
-from botorch_joint.parallel.process import ProcessEvaluator
-from botorch_joint.parallel.serial import SerialEvaluator
-from botorch_joint.parallel.task import evaluate_point
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "EvaluationTimeout",
-    "Evaluator",
-    "ExecutorEvaluator",
-    "HungEvaluationsError",
-    "OnDispatch",
-    "OnResult",
-    "ProcessEvaluator",
-    "SerialEvaluator",
-    "check_n_workers",
-    "check_timeout",
-    "default_grace",
-    "default_stuck_wait",
-    "evaluate_point",
-    "failed_evaluation",
-    "make_evaluator",
-    "run_evaluator",
-]
+from botorch_joint import parallel as _parallel
+
+if TYPE_CHECKING:  # the static types of the names bound below
+    from botorch_joint.parallel import *  # noqa: F403
+
+#: the names :mod:`botorch_joint.parallel` gained after the move, not exported from here
+_NEWER = frozenset(
+    {
+        "BACKENDS",
+        "EvaluatorSpec",
+        "Launcher",
+        "MPIEvaluator",
+        "OnStarted",
+        "launcher",
+        "mpi_world_size",
+        "run_on_mpi",
+        "run_with_evaluator",
+    }
+)
+
+__all__ = [name for name in _parallel.__all__ if name not in _NEWER]
+
+globals().update({name: getattr(_parallel, name) for name in __all__})

@@ -35,6 +35,21 @@ def _as_points(Y: np.ndarray, name: str = "Y") -> np.ndarray:
     return Y
 
 
+def _with_reference(Y: np.ndarray, Y_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Y`` and ``Y_ref`` checked as ``(n, m)`` and ``(r, m)`` points; ``Y`` may be empty.
+
+    Raises:
+        ValueError: ``Y_ref`` is empty, or the two have different numbers of objectives.
+    """
+    Y = _as_points(Y)
+    R = _as_points(Y_ref, "Y_ref")
+    if R.shape[0] == 0:
+        raise ValueError("Y_ref must hold at least one point")
+    if Y.shape[0] and Y.shape[1] != R.shape[1]:
+        raise ValueError(f"Y has {Y.shape[1]} objectives but Y_ref has {R.shape[1]}")
+    return Y, R
+
+
 def non_dominated(Y: np.ndarray) -> np.ndarray:
     """Boolean mask ``(n,)`` of the rows of ``Y`` (minimised) that no other row dominates.
 
@@ -140,14 +155,9 @@ def igd(Y: np.ndarray, Y_ref: np.ndarray) -> float:
     Returns:
         ``inf`` when ``Y`` is empty.
     """
-    Y = _as_points(Y)
-    R = _as_points(Y_ref, "Y_ref")
-    if R.shape[0] == 0:
-        raise ValueError("Y_ref must hold at least one point")
+    Y, R = _with_reference(Y, Y_ref)
     if Y.shape[0] == 0:
         return float("inf")
-    if Y.shape[1] != R.shape[1]:
-        raise ValueError(f"Y has {Y.shape[1]} objectives but Y_ref has {R.shape[1]}")
     d = np.linalg.norm(R[:, None, :] - Y[None, :, :], axis=-1)
     return float(d.min(axis=1).mean())
 
@@ -159,14 +169,9 @@ def epsilon_indicator(Y: np.ndarray, Y_ref: np.ndarray) -> float:
     point of ``Y`` shifted by ``-eps``: ``max_r min_y max_j (y_j - r_j)``. Zero when ``Y``
     covers ``Y_ref``; ``inf`` when ``Y`` is empty.
     """
-    Y = _as_points(Y)
-    R = _as_points(Y_ref, "Y_ref")
-    if R.shape[0] == 0:
-        raise ValueError("Y_ref must hold at least one point")
+    Y, R = _with_reference(Y, Y_ref)
     if Y.shape[0] == 0:
         return float("inf")
-    if Y.shape[1] != R.shape[1]:
-        raise ValueError(f"Y has {Y.shape[1]} objectives but Y_ref has {R.shape[1]}")
     diff = (Y[None, :, :] - R[:, None, :]).max(axis=-1)  # (r, n)
     return float(diff.min(axis=1).max())
 

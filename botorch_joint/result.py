@@ -316,34 +316,14 @@ def decode_value(obj: Any) -> Any:
 
 
 # ------------------------------------------------- names that moved to persistence
-_MOVED = {
-    "botorch_joint.persistence.atomic": ("write_atomic",),
-    "botorch_joint.persistence.journal": (
-        "JOURNAL",
-        "STARTED",
-        "INTERRUPTED",
-        "RESULT",
-        "BatchJournal",
-        "append_journal",
-        "batch_id",
-        "mark_journal",
-        "read_journal",
-        "restart_journal",
-    ),
-    "botorch_joint.persistence.checkpoint": (
-        "CHECKPOINT",
-        "CheckpointError",
-        "check_checkpoint",
-        "load_checkpoint",
-        "load_result",
-        "save_checkpoint",
-    ),
-}
+#: where the names once defined here live now: every name of its ``__all__``
+_MOVED_TO = "botorch_joint.persistence"
 
 
 def __getattr__(name: str) -> Any:
     """The persistence names once defined here, loaded from where they live now."""
-    for module, names in _MOVED.items():
-        if name in names:
-            return getattr(importlib.import_module(module), name)
+    if not name.startswith("_"):  # a probe for a private name or dunder loads nothing
+        persistence = importlib.import_module(_MOVED_TO)
+        if name in persistence.__all__:
+            return getattr(persistence, name)
     raise AttributeError(f"module 'botorch_joint.result' has no attribute {name!r}")

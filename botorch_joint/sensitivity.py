@@ -18,7 +18,7 @@ indices as bars.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +185,47 @@ def _predict_np(fn: Any, U: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _salib(
+    method: str,
+    sample: Callable[[dict[str, Any]], np.ndarray],
+    analyze: Callable[[dict[str, Any], np.ndarray, np.ndarray], Any],
+    model: Any,
+    bounds: Any,
+    include_feasibility: bool,
+    parameter_names: Sequence[str] | None,
+    output_names: Sequence[str] | None,
+) -> SensitivityIndices:
+    """A SALib method run on the surrogate's outputs over the unit cube of ``bounds``.
+
+    Args:
+        method: the name the result carries.
+        sample: ``sample(problem) -> U``, the ``(N, d)`` unit-cube points to predict at,
+            for the SALib ``problem`` of the box.
+        analyze: ``analyze(problem, U, y) -> (d,)`` indices of one output ``y`` (``(N,)``
+            predictions at ``U``); outputs that do not vary are not analysed (all zero).
+        model: fitted surrogate.
+        bounds: ``(2, d)`` box (default ``model.bounds``).
+        include_feasibility: also analyse the feasibility head.
+        parameter_names: ``d`` names.
+        output_names: names of the outputs.
+    """
+    b = _bounds(model, bounds)
+    d = b.shape[1]
+    problem = _salib_problem(d)
+    U = sample(problem)
+    Yo = _predict_np(_output_fn(model, b, include_feasibility), U)
+    raw = np.zeros((Yo.shape[1], d))
+    # SALib divides by zero for an output without variance where it looks (FAST's
+    # frequencies, DGSM's finite differences)
+    with np.errstate(all="ignore"):
+        for j in range(Yo.shape[1]):
+            if np.ptp(Yo[:, j]) > 0:
+                raw[j] = np.asarray(analyze(problem, U, Yo[:, j]), dtype=float)
+    return _finish(
+        method, raw, _names(d, parameter_names), _output_names(model, Yo.shape[1], output_names)
+    )
+
+
 def fast(
     model: Any,
     bounds: Any = None,
@@ -210,26 +251,22 @@ def fast(
     from SALib.analyze import fast as fast_analyze
     from SALib.sample import fast_sampler
 
-    b = _bounds(model, bounds)
-    d = b.shape[1]
-    problem = _salib_problem(d)
     n = max(int(n), 4 * M * M + 1)
-    U = fast_sampler.sample(problem, n, M=M, seed=seed)
-    Yo = _predict_np(_output_fn(model, b, include_feasibility), U)
-    raw = np.zeros((Yo.shape[1], d))
-    for j in range(Yo.shape[1]):
-        if np.ptp(Yo[:, j]) <= 0:
-            continue
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            # Only ST is used; SALib warns about its bootstrap confidence intervals,
-            # and divides by zero for an output without variance at the FAST frequencies.
+
+    def sample(problem: dict[str, Any]) -> np.ndarray:
+        return fast_sampler.sample(problem, n, M=M, seed=seed)
+
+    def analyze(problem: dict[str, Any], U: np.ndarray, y: np.ndarray) -> Any:
+        with warnings.catch_warnings():
+            # Only ST is used; SALib warns about its bootstrap confidence intervals.
             warnings.simplefilter("ignore", UserWarning)
             res = fast_analyze.analyze(
-                problem, Yo[:, j], M=M, num_resamples=2, seed=seed, print_to_console=False
+                problem, y, M=M, num_resamples=2, seed=seed, print_to_console=False
             )
-        raw[j] = np.asarray(res["ST"], dtype=float)
-    return _finish(
-        "fast", raw, _names(d, parameter_names), _output_names(model, Yo.shape[1], output_names)
+        return res["ST"]
+
+    return _salib(
+        "fast", sample, analyze, model, bounds, include_feasibility, parameter_names, output_names
     )
 
 
@@ -258,23 +295,17 @@ def dgsm(
     from SALib.analyze import dgsm as dgsm_analyze
     from SALib.sample import finite_diff
 
-    b = _bounds(model, bounds)
-    d = b.shape[1]
-    problem = _salib_problem(d)
-    U = finite_diff.sample(problem, int(n), delta=delta, seed=seed)
-    U = np.clip(U, 0.0, 1.0)
-    Yo = _predict_np(_output_fn(model, b, include_feasibility), U)
-    raw = np.zeros((Yo.shape[1], d))
-    with np.errstate(all="ignore"):
-        for j in range(Yo.shape[1]):
-            if np.ptp(Yo[:, j]) <= 0:
-                continue
-            res = dgsm_analyze.analyze(
-                problem, U, Yo[:, j], num_resamples=2, seed=seed, print_to_console=False
-            )
-            raw[j] = np.asarray(res["vi"], dtype=float)
-    return _finish(
-        "dgsm", raw, _names(d, parameter_names), _output_names(model, Yo.shape[1], output_names)
+    def sample(problem: dict[str, Any]) -> np.ndarray:
+        return np.clip(finite_diff.sample(problem, int(n), delta=delta, seed=seed), 0.0, 1.0)
+
+    def analyze(problem: dict[str, Any], U: np.ndarray, y: np.ndarray) -> Any:
+        res = dgsm_analyze.analyze(
+            problem, U, y, num_resamples=2, seed=seed, print_to_console=False
+        )
+        return res["vi"]
+
+    return _salib(
+        "dgsm", sample, analyze, model, bounds, include_feasibility, parameter_names, output_names
     )
 
 

@@ -4,7 +4,8 @@ One interface, :class:`~botorch_joint.parallel.base.Evaluator`, one module per b
 and one factory:
 
 * :mod:`~botorch_joint.parallel.base`: the interface, its callbacks and exceptions, the
-  checks of ``timeout`` and ``n_workers``;
+  checks of ``timeout`` and ``n_workers``, and the bookkeeping of a batch that the back
+  ends share;
 * :mod:`~botorch_joint.parallel.task`: what a worker runs, one evaluation under a
   ``SIGALRM`` time limit;
 * :mod:`~botorch_joint.parallel.serial`: ``"serial"``, in this process;

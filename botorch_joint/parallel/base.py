@@ -11,12 +11,14 @@ never taken for a failed simulation.
 
 This module also holds the checks of the settings every back end takes
 (:func:`check_timeout`, :func:`check_n_workers`), the default grace periods, the two
-exceptions of the family, and :func:`run_evaluator`, which calls an evaluator written
-before a callback existed.
+exceptions of the family, :func:`run_evaluator`, which calls an evaluator written
+before a callback existed, and :class:`Batch`, the bookkeeping of a batch that the back
+ends with workers share.
 """
 
 from __future__ import annotations
 
+import collections
 import inspect
 import math
 from abc import ABC, abstractmethod
@@ -28,6 +30,7 @@ import numpy as np
 from botorch_joint.problems.base import Evaluation, Problem
 
 __all__ = [
+    "Batch",
     "EvaluationTimeout",
     "Evaluator",
     "HungEvaluationsError",
@@ -39,6 +42,7 @@ __all__ = [
     "default_grace",
     "default_stuck_wait",
     "failed_evaluation",
+    "grace_period",
     "run_evaluator",
     "timeout_message",
 ]
@@ -130,6 +134,14 @@ def default_stuck_wait(timeout: float, grace: float) -> float:
     return max(60.0, 10.0 * (timeout + grace))
 
 
+def grace_period(timeout: float | None, grace: float | None) -> float:
+    """The grace period of an evaluator given ``timeout`` and its ``grace`` argument.
+
+    ``grace`` if given, else :func:`default_grace` of the timeout; 0 without a timeout.
+    """
+    return default_grace(timeout) if grace is None and timeout else (grace or 0.0)
+
+
 # --------------------------------------------------------------- interface
 class Evaluator(ABC):
     """Evaluates batches of points of a :class:`Problem`.
@@ -211,3 +223,63 @@ def run_evaluator(
         else:
             on_started()
     return ev.evaluate(problem, X, **kwargs)
+
+
+# ------------------------------------------------------ what back ends share
+class Batch:
+    """The bookkeeping of one :meth:`Evaluator.evaluate` call that hands rows to workers.
+
+    It holds the rows not yet handed out and the evaluations recorded so far, and calls
+    the callbacks as :meth:`Evaluator.evaluate` promises: ``on_dispatch`` as a row is
+    taken (:meth:`dispatch`), ``on_started`` once (:meth:`started`), ``on_result`` as a
+    row is recorded (:meth:`record`).
+
+    Args:
+        n: number of rows of the batch.
+        on_result: as for :meth:`Evaluator.evaluate`.
+        on_started: as for :meth:`Evaluator.evaluate`.
+        on_dispatch: as for :meth:`Evaluator.evaluate`.
+
+    Attributes:
+        queue: the rows not yet handed to a worker, in order.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        on_result: OnResult | None = None,
+        on_started: OnStarted | None = None,
+        on_dispatch: OnDispatch | None = None,
+    ) -> None:
+        self.queue = collections.deque(range(n))
+        self._out: list[Evaluation | None] = [None] * n
+        self._on_result = on_result
+        self._on_started = on_started
+        self._on_dispatch = on_dispatch
+
+    def dispatch(self) -> int:
+        """Take the next row off the queue, calling ``on_dispatch(row)``; return the row."""
+        i = self.queue.popleft()
+        if self._on_dispatch is not None:
+            self._on_dispatch(i)
+        return i
+
+    def retry(self, i: int) -> None:
+        """Put row ``i`` back at the head of the queue (handing it over failed)."""
+        self.queue.appendleft(i)
+
+    def started(self) -> None:
+        """Call ``on_started()``, the first time only."""
+        if self._on_started is not None:
+            self._on_started()
+            self._on_started = None
+
+    def record(self, i: int, ev: Evaluation) -> None:
+        """Record the evaluation of row ``i`` and call ``on_result(i, ev)``."""
+        self._out[i] = ev
+        if self._on_result is not None:
+            self._on_result(i, ev)
+
+    def evaluations(self) -> list[Evaluation]:
+        """The evaluations recorded, in the order of the rows."""
+        return [ev for ev in self._out if ev is not None]

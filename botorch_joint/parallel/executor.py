@@ -11,7 +11,6 @@ resumably.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures as cf
 import contextlib
 import os
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from botorch_joint.parallel.base import (
+    Batch,
     Evaluator,
     HungEvaluationsError,
     OnDispatch,
@@ -30,9 +30,9 @@ from botorch_joint.parallel.base import (
     OnStarted,
     check_n_workers,
     check_timeout,
-    default_grace,
     default_stuck_wait,
     failed_evaluation,
+    grace_period,
     timeout_message,
 )
 from botorch_joint.parallel.task import evaluate_point, problem_name, unsendable
@@ -101,7 +101,7 @@ class ExecutorEvaluator(Evaluator):
             n_workers or getattr(executor, "_max_workers", 0) or os.cpu_count() or 1
         )
         self.timeout = timeout
-        self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
+        self.grace = grace_period(timeout, grace)
         if stuck_wait is None and timeout is not None:
             stuck_wait = default_stuck_wait(timeout, self.grace)
         self.stuck_wait = stuck_wait
@@ -153,34 +153,23 @@ class ExecutorEvaluator(Evaluator):
     ) -> list[Evaluation]:
         X = problem.check_X(X)
         self._check_sendable(problem)
-        out: list[Evaluation | None] = [None] * len(X)
-        queue = collections.deque(range(len(X)))
+        batch = Batch(len(X), on_result, on_started, on_dispatch)
         running: dict[cf.Future[Any], tuple[int, float]] = {}
         limit = None if self.timeout is None else self.timeout + self.grace
-
-        def record(i: int, ev: Evaluation) -> None:
-            out[i] = ev
-            if on_result is not None:
-                on_result(i, ev)
-
-        while queue or running:
+        while batch.queue or running:
             self._stuck = {f: v for f, v in self._stuck.items() if not f.done()}
-            while queue and len(running) + len(self._stuck) < self.n_workers:
-                i = queue.popleft()
-                if on_dispatch is not None:
-                    on_dispatch(i)
+            while batch.queue and len(running) + len(self._stuck) < self.n_workers:
+                i = batch.dispatch()
                 try:
                     fut = self.executor.submit(evaluate_point, problem, X[i], self.timeout)
                 except (cf.BrokenExecutor, RuntimeError) as exc:
-                    queue.appendleft(i)
+                    batch.retry(i)
                     self._renew(exc)
                     continue
                 running[fut] = (i, time.monotonic())
-            if on_started is not None:
-                on_started()
-                on_started = None
+            batch.started()
             if not running:
-                self._wait_for_a_worker(len(queue))
+                self._wait_for_a_worker(len(batch.queue))
                 continue
             wait_s = None
             if limit is not None:
@@ -203,7 +192,7 @@ class ExecutorEvaluator(Evaluator):
                     ev = failed_evaluation(
                         problem, f"{type(exc).__name__}: {exc}", time.monotonic() - t0
                     )
-                record(i, ev)
+                batch.record(i, ev)
             if limit is not None:
                 assert self.timeout is not None  # a limit means a timeout
                 now = time.monotonic()
@@ -212,12 +201,12 @@ class ExecutorEvaluator(Evaluator):
                         del running[fut]
                         if not fut.cancel():
                             self._stuck[fut] = (problem.to_dict(X[i]), t0)
-                        record(
+                        batch.record(
                             i, failed_evaluation(problem, timeout_message(self.timeout), now - t0)
                         )
             if broken is not None and not running:
                 self._renew(broken)
-        return [ev for ev in out if ev is not None]
+        return batch.evaluations()
 
     def _wait_for_a_worker(self, waiting: int) -> None:
         """Every worker is stuck in a given-up task: wait for one, or stop resumably.

@@ -12,7 +12,6 @@ both cases only the point it was running fails. Workers die with this process (L
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import pickle
@@ -24,14 +23,15 @@ from typing import Any
 import numpy as np
 
 from botorch_joint.parallel.base import (
+    Batch,
     Evaluator,
     OnDispatch,
     OnResult,
     OnStarted,
     check_n_workers,
     check_timeout,
-    default_grace,
     failed_evaluation,
+    grace_period,
     timeout_message,
 )
 from botorch_joint.parallel.task import check_picklable, evaluate_point
@@ -135,7 +135,7 @@ class ProcessEvaluator(Evaluator):
         n = check_n_workers(n_workers) or os.cpu_count() or 1
         self.n_workers = n
         self.timeout = timeout = check_timeout(timeout)
-        self.grace = default_grace(timeout) if grace is None and timeout else (grace or 0.0)
+        self.grace = grace_period(timeout, grace)
         self._ctx = mp.get_context(start_method)
         self._workers: list[_Worker] = []
         self._token = 0
@@ -170,22 +170,13 @@ class ProcessEvaluator(Evaluator):
         payload = check_picklable(problem)
         self._token += 1
         token = self._token
-        out: list[Evaluation | None] = [None] * len(X)
-        queue = collections.deque(range(len(X)))
+        batch = Batch(len(X), on_result, on_started, on_dispatch)
         busy: list[_Worker] = []
-
-        def record(i: int, ev: Evaluation) -> None:
-            out[i] = ev
-            if on_result is not None:
-                on_result(i, ev)
-
         try:
-            while queue or busy:
-                while queue and len(busy) < self.n_workers:
+            while batch.queue or busy:
+                while batch.queue and len(busy) < self.n_workers:
                     w = self._idle_worker()
-                    i = queue.popleft()
-                    if on_dispatch is not None:
-                        on_dispatch(i)
+                    i = batch.dispatch()
                     try:
                         if w.problem_token != token:
                             w.conn.send(("problem", payload))
@@ -193,14 +184,12 @@ class ProcessEvaluator(Evaluator):
                         w.conn.send(("task", i, X[i], self.timeout))
                     except (BrokenPipeError, OSError):
                         # died while idle: replace it and try again
-                        queue.appendleft(i)
+                        batch.retry(i)
                         self._retire(w, kill=True)
                         continue
                     w.task, w.started = i, None
                     busy.append(w)
-                if on_started is not None:
-                    on_started()
-                    on_started = None
+                batch.started()
                 wait_s = None
                 started = [w.started for w in busy if w.started is not None]
                 if self.timeout is not None and started:
@@ -210,7 +199,7 @@ class ProcessEvaluator(Evaluator):
                 ready = set(wait(handles, timeout=wait_s))
                 for w in list(busy):
                     if w.conn in ready or w.process.sentinel in ready:
-                        self._collect(w, busy, problem, record)
+                        self._collect(w, busy, problem, batch.record)
                     now = time.monotonic()
                     if (
                         w in busy
@@ -223,13 +212,13 @@ class ProcessEvaluator(Evaluator):
                         busy.remove(w)
                         self._retire(w, kill=True)
                         msg = timeout_message(self.timeout)
-                        record(row, failed_evaluation(problem, msg, now - w.started))
+                        batch.record(row, failed_evaluation(problem, msg, now - w.started))
         except BaseException:
             # An interrupted batch leaves workers mid-task: do not reuse them.
             for w in busy:
                 self._retire(w, kill=True)
             raise
-        return [ev for ev in out if ev is not None]
+        return batch.evaluations()
 
     def _collect(
         self,
