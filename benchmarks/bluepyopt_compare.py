@@ -16,7 +16,7 @@ evaluator calls; a ``map_function`` counts and times every evaluation and stops 
 (by raising) once the budget is spent, so every method sees exactly ``budget``
 evaluations. The evaluator is the same object type for everyone and runs its protocols in
 the calling process. Their scores are then read the way ``from_bluepyopt`` reads them
-(:class:`~botorch_joint.problems.bluepyopt.BluePyOptEvaluate`): a score at or above
+(:class:`~botorch_joint.problems.neuro.bluepyopt.BluePyOptEvaluate`): a score at or above
 BluePyOpt's penalty (eFEL could not compute a feature) makes a failed evaluation.
 
 Per run the record holds every evaluation and:
@@ -72,8 +72,8 @@ OUT = ROOT / "benchmarks" / "results" / "bluepyopt"
 SMOKE_OUT = ROOT / "benchmarks" / "results" / "smoke" / "bluepyopt"
 #: model -> importable factory of its BluePyOpt evaluator
 MODELS = {
-    "simplecell": "botorch_joint.problems.bluepyopt_models:simplecell_evaluator",
-    "ballstick": "botorch_joint.problems.bluepyopt_models:ballstick_evaluator",
+    "simplecell": "botorch_joint.problems.neuro.bluepyopt_models:simplecell_evaluator",
+    "ballstick": "botorch_joint.problems.neuro.bluepyopt_models:ballstick_evaluator",
 }
 BJ_METHODS = ("c+o-ftt", "gpr")
 BPO_METHODS = ("ibea", "cma-es")
@@ -206,7 +206,7 @@ def run_bj(task: dict[str, Any], problem: Any) -> dict[str, Any]:
 
 
 def run_bpo(task: dict[str, Any], problem: Any) -> dict[str, Any]:
-    from botorch_joint.problems.bluepyopt import BluePyOptEvaluate, get_evaluator
+    from botorch_joint.problems.neuro.bluepyopt import BluePyOptEvaluate, get_evaluator
 
     evaluator = get_evaluator(problem)
     reader = BluePyOptEvaluate(evaluator, threshold=problem.metadata["bluepyopt"]["threshold"])

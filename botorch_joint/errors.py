@@ -9,7 +9,13 @@ working.
 
 from __future__ import annotations
 
-__all__ = ["RunDirectoryError", "SettingsError", "UsageError"]
+__all__ = [
+    "InvalidResultError",
+    "ProblemDefinitionError",
+    "RunDirectoryError",
+    "SettingsError",
+    "UsageError",
+]
 
 
 class UsageError(Exception):
@@ -26,3 +32,11 @@ class SettingsError(UsageError, ValueError):
 
 class RunDirectoryError(UsageError, FileExistsError):
     """The run directory already holds a run, and ``resume`` was not asked for."""
+
+
+class ProblemDefinitionError(UsageError, ValueError):
+    """A problem was declared inconsistently (bounds, names, reference point)."""
+
+
+class InvalidResultError(ValueError):
+    """A simulator returned a result that does not match the problem's declaration."""

@@ -27,16 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "botorch_joint"
 
 #: (importer, imported) function-level imports that may close a cycle, and why.
-ALLOWED_LAZY: dict[tuple[str, str], str] = {
-    ("botorch_joint.problems.base", "botorch_joint.problems.bluepyopt"): (
-        "Problem.from_bluepyopt, an alternative constructor kept for the adapter "
-        "(problems are split by kind in issue 17, item 3)"
-    ),
-    ("botorch_joint.problems.base", "botorch_joint.problems"): (
-        "a built-in problem is unpickled by name through the registry "
-        "(problems are split by kind in issue 17, item 3)"
-    ),
-}
+ALLOWED_LAZY: dict[tuple[str, str], str] = {}
 
 #: Optional or heavy packages that ``import botorch_joint`` must not load.
 HEAVY = ("ax", "mpi4py", "neuron", "bluepyopt", "efel", "torch", "botorch", "gpytorch")

@@ -36,13 +36,13 @@ _BUILTINS: dict[str, str] = {
     "weldedbeam": "botorch_joint.problems.test_functions:weldedbeam",
     "osy": "botorch_joint.problems.test_functions:osy",
     "constrained-branincurrin": "botorch_joint.problems.test_functions:constrained_branincurrin",
-    "hh-cell": "botorch_joint.problems.hh_cell:hh_cell",
-    "hh-cell-passfail": "botorch_joint.problems.hh_cell:hh_cell_passfail",
-    "hh-neuron": "botorch_joint.problems.hh_neuron:hh_neuron",
-    "ei-network": "botorch_joint.problems.ei_network:ei_network",
-    "mean-field": "botorch_joint.problems.mean_field:mean_field",
-    "bluepyopt-simplecell": "botorch_joint.problems.bluepyopt_models:simplecell",
-    "bluepyopt-ballstick": "botorch_joint.problems.bluepyopt_models:ballstick",
+    "hh-cell": "botorch_joint.problems.neuro.hh_cell:hh_cell",
+    "hh-cell-passfail": "botorch_joint.problems.neuro.hh_cell:hh_cell_passfail",
+    "hh-neuron": "botorch_joint.problems.neuro.hh_neuron:hh_neuron",
+    "ei-network": "botorch_joint.problems.neuro.ei_network:ei_network",
+    "mean-field": "botorch_joint.problems.neuro.mean_field:mean_field",
+    "bluepyopt-simplecell": "botorch_joint.problems.neuro.bluepyopt_models:simplecell",
+    "bluepyopt-ballstick": "botorch_joint.problems.neuro.bluepyopt_models:ballstick",
 }
 _USER: dict[str, Callable[..., Problem]] = {}
 
@@ -50,11 +50,12 @@ _USER: dict[str, Callable[..., Problem]] = {}
 def from_bluepyopt(evaluator: Any = None, **kwargs: Any) -> Problem:
     """A :class:`Problem` from a BluePyOpt evaluator (extra ``bluepyopt``).
 
-    See :func:`botorch_joint.problems.bluepyopt.from_bluepyopt` for the arguments;
+    See :func:`botorch_joint.problems.neuro.bluepyopt.from_bluepyopt` for the arguments;
     BluePyOpt is imported only when the evaluator is used.
     """
-    from botorch_joint.problems.bluepyopt import from_bluepyopt as build
+    from botorch_joint.problems.neuro.bluepyopt import from_bluepyopt as build
 
+    kwargs.setdefault("problem_cls", Problem)
     return build(evaluator, **kwargs)
 
 
@@ -89,4 +90,10 @@ def get(name: str, **kwargs: Any) -> Problem:
         raise KeyError(f"unknown problem {name!r}; built-in problems are {names()}")
     problem = factory(**kwargs)
     problem.metadata["_builtin"] = (name, dict(kwargs))
+    # How Problem.__reduce__ sends a built-in to a worker: by name, not by closure.
+    problem._rebuild = (_rebuild, (name, dict(kwargs)))
     return problem
+
+
+def _rebuild(name: str, kwargs: dict[str, Any]) -> Problem:
+    return get(name, **kwargs)

@@ -14,19 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from botorch_joint.errors import InvalidResultError, ProblemDefinitionError
+
 EvaluateFn = Callable[[dict[str, float]], Mapping[str, float]]
 #: columns that ``Result.to_dataframe()`` and ``results.csv`` add after the problem's
 #: own names; a parameter or output may not take one of them
 RESERVED_NAMES = ("epoch", "feasible", "failed", "error", "eval_seconds")
 BatchEvaluateFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-class ProblemDefinitionError(ValueError):
-    """A problem was declared inconsistently (bounds, names, reference point)."""
-
-
-class InvalidResultError(ValueError):
-    """A simulator returned a result that does not match the problem's declaration."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +82,10 @@ class Problem:
             or bounds whose span overflows, or a reference point of the wrong length.
             The message names the offending parameter or output.
     """
+
+    #: ``(callable, args)`` that rebuilds a built-in problem by name (set by the
+    #: registry, :func:`botorch_joint.problems.get`); ``None`` pickles the object itself
+    _rebuild: tuple[Callable[..., Problem], tuple[Any, ...]] | None = None
 
     def __init__(
         self,
@@ -239,7 +237,7 @@ class Problem:
         the arguments (``threshold``, ``constraints``, ``on_failure``, ``factory``...).
         BluePyOpt is imported only when the evaluator is used.
         """
-        from botorch_joint.problems.bluepyopt import from_bluepyopt
+        from botorch_joint.problems.neuro.bluepyopt import from_bluepyopt
 
         return from_bluepyopt(evaluator, problem_cls=cls, **kwargs)
 
@@ -470,16 +468,12 @@ class Problem:
     # --------------------------------------------------------------- pickling
     def __reduce__(self):
         # Built-in problems travel to worker processes by name, not by closure.
-        builtin = self.metadata.get("_builtin")
-        if builtin is not None:
-            return (_get_builtin, builtin)
+        # The registry that built the problem leaves its rebuild recipe here, so this
+        # module needs no import of the registry (which imports it).
+        rebuild = getattr(self, "_rebuild", None)
+        if rebuild is not None:
+            return rebuild
         return super().__reduce__()
-
-
-def _get_builtin(name: str, kwargs: dict[str, Any]) -> Problem:
-    from botorch_joint.problems import get
-
-    return get(name, **kwargs)
 
 
 def _finish(

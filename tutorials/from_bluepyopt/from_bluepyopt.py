@@ -70,8 +70,8 @@ print(problem.evaluate({"gnabar_hh": 0.1, "gkbar_hh": 0.03}))  # the example's o
 # passes). It also sets the hypervolume reference point to 3 per objective.
 
 # %%
-from botorch_joint.problems import bluepyopt as bpo
-from botorch_joint.problems import bluepyopt_models
+from botorch_joint.problems.neuro import bluepyopt as bpo
+from botorch_joint.problems.neuro import bluepyopt_models
 
 evaluator = bluepyopt_models.simplecell_evaluator(ap_amplitude=True)
 problem = bj.problems.from_bluepyopt(evaluator, threshold=3.0)
@@ -237,7 +237,7 @@ script = textwrap.dedent(f"""
     import botorch_joint as bj
 
     problem = bj.problems.from_bluepyopt(
-        factory="botorch_joint.problems.bluepyopt_models:simplecell_ap_evaluator",
+        factory="botorch_joint.problems.neuro.bluepyopt_models:simplecell_ap_evaluator",
         threshold=3.0,
     )
     result = bj.optimize(problem, method="{"sobol" if SMOKE_TEST else "c+o-ftt"}",

@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import botorch_joint as bj
-from botorch_joint.problems import hh_cell
+from botorch_joint.problems.neuro import hh_cell
 
 problem = bj.problems.get("hh-cell")
 print(problem)
@@ -227,7 +227,7 @@ else:
 
 # %% tags=["needs-neuron"]
 if HAVE_NEURON:
-    from botorch_joint.problems import hh_neuron
+    from botorch_joint.problems.neuro import hh_neuron
 
     best = best_index(neuron_result, np.ones(len(neuron_result), bool))
     sweeps = neuron_problem.metadata["currents_na"]

@@ -27,12 +27,12 @@ pytestmark = [
 ]
 pytest.importorskip("bluepyopt")
 
-FACTORY = "botorch_joint.problems.bluepyopt_models:simplecell_ap_evaluator"
+FACTORY = "botorch_joint.problems.neuro.bluepyopt_models:simplecell_ap_evaluator"
 
 SCRIPT = f"""
 import json, sys
 import botorch_joint as bj
-from botorch_joint.problems import bluepyopt_models
+from botorch_joint.problems.neuro import bluepyopt_models
 
 def main(out):
     runs = {{

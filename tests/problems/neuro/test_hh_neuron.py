@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.problems import hh_neuron as hn
+from botorch_joint.problems.neuro import hh_neuron as hn
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.problems import ei_network as ei
+from botorch_joint.problems.neuro import ei_network as ei
 
 REF = ei.REFERENCE_PARAMETERS
 

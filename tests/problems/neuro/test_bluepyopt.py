@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.problems import bluepyopt as bpo
-from botorch_joint.problems import bluepyopt_models as models
+from botorch_joint.problems.neuro import bluepyopt as bpo
+from botorch_joint.problems.neuro import bluepyopt_evaluate as bpo_evaluate
+from botorch_joint.problems.neuro import bluepyopt_models as models
 
 
 def installed(*modules: str) -> bool:
@@ -33,7 +34,8 @@ def test_importing_botorch_joint_does_not_import_bluepyopt_or_neuron() -> None:
     code = (
         "import sys, botorch_joint as bj\n"
         "bj.problems.names(); bj.Problem; bj.problems.from_bluepyopt\n"
-        "import botorch_joint.problems.bluepyopt, botorch_joint.problems.bluepyopt_models\n"
+        "import botorch_joint.problems.neuro.bluepyopt\n"
+        "import botorch_joint.problems.neuro.bluepyopt_models\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('bluepyopt', 'neuron', 'efel')]\n"
         "assert not bad, bad\n"
     )
@@ -44,7 +46,7 @@ def test_missing_bluepyopt_raises_install_hint(monkeypatch: pytest.MonkeyPatch) 
     # None in sys.modules makes the import fail, as if BluePyOpt were not installed
     monkeypatch.setitem(sys.modules, "bluepyopt", None)
     monkeypatch.setitem(sys.modules, "bluepyopt.ephys", None)
-    monkeypatch.setattr(bpo, "_CACHE", {})  # nothing built earlier in this process
+    monkeypatch.setattr(bpo_evaluate, "_CACHE", {})  # nothing built earlier in this process
     with pytest.raises(ImportError, match=r"botorch-joint\[bluepyopt\]"):
         bj.problems.get("bluepyopt-simplecell")
 
@@ -54,7 +56,7 @@ needs_bluepyopt = pytest.mark.skipif(
     reason="needs the bluepyopt extra (BluePyOpt, NEURON, eFEL)",
 )
 
-AP_FACTORY = "botorch_joint.problems.bluepyopt_models:simplecell_ap_evaluator"
+AP_FACTORY = "botorch_joint.problems.neuro.bluepyopt_models:simplecell_ap_evaluator"
 DEFAULT = {"gnabar_hh": 0.1, "gkbar_hh": 0.03}  # simplecell's own parameters
 SILENT = {"gnabar_hh": 0.07, "gkbar_hh": 0.05}  # no spike at 0.01 nA: no AP amplitude
 BUSY = {"gnabar_hh": 0.125, "gkbar_hh": 0.01}  # 13 spikes at 0.01 nA

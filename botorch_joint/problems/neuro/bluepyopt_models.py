@@ -60,7 +60,7 @@ def _bluepyopt() -> Any:
     try:
         import bluepyopt.ephys as ephys
     except ImportError as exc:
-        from botorch_joint.problems.bluepyopt import INSTALL_HINT
+        from botorch_joint.problems.neuro.bluepyopt import INSTALL_HINT
 
         raise ImportError(f"{INSTALL_HINT} ({exc})") from exc
     return ephys
@@ -198,7 +198,7 @@ BALLSTICK_STD: dict[str, tuple[float, float]] = {
 
 
 def _swc() -> str:
-    return str(resources.files("botorch_joint.problems") / "data" / "ballstick.swc")
+    return str(resources.files("botorch_joint.problems.neuro") / "data" / "ballstick.swc")
 
 
 def ballstick_evaluator() -> Any:
@@ -281,14 +281,15 @@ def _problem(
     truth: Mapping[str, float],
     description: str,
 ) -> Problem:
-    from botorch_joint.problems.bluepyopt import from_bluepyopt
+    from botorch_joint.problems.neuro.bluepyopt import from_bluepyopt
 
     problem = from_bluepyopt(
-        factory=f"botorch_joint.problems.bluepyopt_models:{factory}",
+        factory=f"botorch_joint.problems.neuro.bluepyopt_models:{factory}",
         threshold=threshold,
         on_failure=on_failure,
         name=name,
         description=f"{description}; every score <= {threshold:g} SD",
+        problem_cls=Problem,
     )
     problem.metadata["ground_truth"] = dict(truth)
     return problem

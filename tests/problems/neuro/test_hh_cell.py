@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import botorch_joint as bj
-from botorch_joint.problems import hh_cell as hh
+from botorch_joint.problems.neuro import hh_cell as hh
 
 
 @pytest.fixture(scope="module")

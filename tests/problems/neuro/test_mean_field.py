@@ -11,7 +11,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import ks_2samp
 
 import botorch_joint as bj
-from botorch_joint.problems import mean_field as mf
+from botorch_joint.problems.neuro import mean_field as mf
 
 SMALL = {"n_sessions": 4, "session_seconds": 40.0}
 
