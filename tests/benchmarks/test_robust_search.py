@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -63,7 +64,10 @@ def test_tables_and_targets(tmp_path: Path, capsys) -> None:
     assert "| final:c+o-ftt | 3 | " in text and "0.900 (0.900, 0.900, 0.900)" in text
     assert "| final:megp | 3 |" in text and "| 1 |" in text  # one seed without feasibility
     assert "| p | 12 | 0.900 | 0.800 | +0.100 | 10, 11, 12 |" in text
-    assert "0.05 or more ahead: 1 problem-budget pairs" in text
+    assert "0.05 or more ahead at some budget: 1 problems (p; target: 3)" in text
     assert "minus 0.02: met" in text
+    # a label that names no sweep is an error, not an empty check that reads "met"
+    with pytest.raises(SystemExit, match="no runs with that label"):
+        robust_search.main(["--runs", f"final={tmp_path}", "--check", "c+o-ftt"])
     # first feasible evaluation after the 4-point design: the 6th evaluation
     assert "| 6 |" in text
