@@ -29,7 +29,9 @@ evaluations):
    batch seek feasibility alone.
 
 Each step is a private method of :class:`SurrogateSearch` (``_parents``, ``_evolve``,
-``_descend``, ``_probe``, ``_select``); the tuning options are a
+``_descend``, ``_probe``, ``_select``, whose stages are in
+:mod:`~botorch_joint.acquisition.selection`), passing on the containers of
+:mod:`~botorch_joint.acquisition.candidates`; the tuning options are a
 :class:`~botorch_joint.acquisition.options.SearchOptions`.
 
 Without feasibility information (``o-`` models, or ``use_feasibility=False``) every
@@ -42,37 +44,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from botorch.utils.transforms import normalize, unnormalize
 
+from botorch_joint.acquisition.candidates import (
+    CandidatePool,
+    Observations,
+    Predictions,
+    SearchResult,
+)
 from botorch_joint.acquisition.descent import ConstraintGradientDescent
 from botorch_joint.acquisition.loss import outcomes
 from botorch_joint.acquisition.options import (
     CGD_LR,
     CGD_LR_FINAL,
     CROSSOVER_RATE,
-    EXPLORE_MIN_PROBABILITY,
     EXPLORE_PARENTS,
     EXPLORE_PROBES,
     FEASIBILITY_ONLY,
     FEASIBILITY_THRESHOLD,
-    MIN_DISTANCE,
     PERTURBATION_DIRECTION,
     PERTURBATION_STRENGTH,
     RANDOM_FRACTION,
     SearchOptions,
 )
 from botorch_joint.acquisition.perturbation import SensitivityWeightedPerturbation
-from botorch_joint.acquisition.ranking import (
-    observed_violation,
-    select_batch,
-    survival,
+from botorch_joint.acquisition.ranking import observed_violation, survival
+from botorch_joint.acquisition.selection import (
+    exploration_log_p,
+    objective_scaling,
+    select_in_stages,
+    tempered_log_p,
 )
 
+# Predictions, SearchResult and the selection's helpers have their own modules now
+# (candidates, selection); they are still importable from here.
 __all__ = [
     "Predictions",
     "SearchOptions",
@@ -85,114 +94,6 @@ __all__ = [
 
 #: Floating type of the candidates fed to the model.
 DTYPE = torch.float64
-
-
-@dataclass
-class SearchResult:
-    """A proposed batch and what the surrogate predicts for it.
-
-    Attributes:
-        X: ``(q, d)`` points in the problem's units.
-        obj: ``(q, m)`` predicted objectives.
-        obj_std: ``(q, m)`` predictive standard deviations, or ``None``.
-        p_feasible: ``(q,)`` predicted P(all constraints hold), or ``None``.
-        predicted_feasible: ``(q,)`` chosen as predicted feasible.
-        info: counts and timings (JSON-serialisable).
-    """
-
-    X: np.ndarray
-    obj: np.ndarray
-    obj_std: np.ndarray | None
-    p_feasible: np.ndarray | None
-    predicted_feasible: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Predictions:
-    """The surrogate's predictions at ``N`` candidates (:meth:`SurrogateSearch.evaluate`).
-
-    Attributes:
-        obj: ``(N, m)`` predicted objectives.
-        obj_std: ``(N, m)`` predictive spread, or ``None`` (the model has none).
-        log_p: ``(N,)`` log P(all constraints hold), calibrated when the search
-            calibrates; ``None`` without feasibility predictions.
-    """
-
-    obj: np.ndarray
-    obj_std: np.ndarray | None
-    log_p: np.ndarray | None
-
-    def take(self, idx: np.ndarray) -> Predictions:
-        return Predictions(self.obj[idx], _rows(self.obj_std, idx), _rows(self.log_p, idx))
-
-    @staticmethod
-    def cat(preds: list[Predictions]) -> Predictions:
-        def join(values: list[np.ndarray | None]) -> np.ndarray | None:
-            arrays = [v for v in values if v is not None]
-            return np.concatenate(arrays) if len(arrays) == len(values) else None
-
-        obj = np.concatenate([p.obj for p in preds])
-        return Predictions(obj, join([p.obj_std for p in preds]), join([p.log_p for p in preds]))
-
-
-def _rows(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
-    return None if a is None else a[idx]
-
-
-@dataclass
-class _Observed:
-    """The evaluations as the search reads them (see ``SurrogateSearch._observe``)."""
-
-    U: np.ndarray  # (N, d) in the unit cube
-    Y: np.ndarray  # (N, m), NaN rows for failed evaluations
-    ok: np.ndarray  # (N,) every objective finite
-    failed: np.ndarray  # (N,) failed or a non-finite objective
-    violation: np.ndarray  # (N,) observed aggregate violation (inf: failed)
-    feasible: np.ndarray  # (N,) violation <= 0
-    ideal: np.ndarray  # (m,) objective scaling of the loss
-    scale: np.ndarray  # (m,)
-
-
-class _Pool:
-    """Every candidate predicted during one search, in the order predicted."""
-
-    def __init__(self) -> None:
-        self._U: list[np.ndarray] = []
-        self._pred: list[Predictions] = []
-
-    def add(self, U: np.ndarray, pred: Predictions) -> None:
-        self._U.append(U)
-        self._pred.append(pred)
-
-    @property
-    def U(self) -> np.ndarray:
-        return np.vstack(self._U)
-
-    @property
-    def pred(self) -> Predictions:
-        return Predictions.cat(self._pred)
-
-
-def objective_scaling(Y: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ideal, scale)`` for the loss: minimum and range of the observed objectives.
-
-    Uses the feasible rows when there are at least two, else every successful row. The
-    range runs to the 90th percentile, so a few huge errors do not flatten the rest.
-
-    Args:
-        Y: ``(n, m)`` observed objectives (NaN rows for failed evaluations).
-        feasible: ``(n,)`` observed feasibility.
-    """
-    ok = np.all(np.isfinite(Y), axis=1)
-    rows = Y[ok & feasible] if (ok & feasible).sum() >= 2 else Y[ok]
-    m = Y.shape[1]
-    if rows.shape[0] == 0:
-        return np.zeros(m), np.ones(m)
-    lo = rows.min(axis=0)
-    span = np.percentile(rows, 90, axis=0) - lo
-    span = np.where(span > 0, span, rows.max(axis=0) - lo)
-    return lo, np.where(span > 0, span, 1.0)
 
 
 class SurrogateSearch:
@@ -358,7 +259,7 @@ class SurrogateSearch:
         # No evaluation feasible yet: part of the descents and of the batch seek
         # feasibility alone (see ``feasibility_first``).
         seek = self.options.feasibility_first and self.use_feasibility and not obs.feasible.any()
-        pool = _Pool()
+        pool = CandidatePool()
 
         parents = self._parents(obs)
         pop_U = np.vstack(
@@ -421,7 +322,7 @@ class SurrogateSearch:
     # ----------------------------------------------------------------- stages
     def _observe(
         self, X: np.ndarray, Y: np.ndarray, C: np.ndarray, failed: np.ndarray
-    ) -> _Observed:
+    ) -> Observations:
         """What the evaluations say: unit-cube points, feasibility, violation, scaling."""
         Y = np.asarray(Y, float)
         ok = np.all(np.isfinite(Y), axis=1)
@@ -430,7 +331,7 @@ class SurrogateSearch:
         violation = observed_violation(C, failed) if C.shape[1] else np.where(failed, np.inf, 0.0)
         feasible = violation <= 0
         ideal, scale = objective_scaling(Y, feasible)
-        return _Observed(
+        return Observations(
             U=np.clip(self._to_unit(X), 0.0, 1.0),
             Y=Y,
             ok=ok,
@@ -441,7 +342,7 @@ class SurrogateSearch:
             scale=scale,
         )
 
-    def _parents(self, obs: _Observed) -> np.ndarray:
+    def _parents(self, obs: Observations) -> np.ndarray:
         """Indices of the evaluations that seed the population, best first.
 
         Deb's rule on the *observed* values (feasible by Pareto rank and crowding, then
@@ -458,7 +359,7 @@ class SurrogateSearch:
         return par[np.isfinite(obs.violation[par])]
 
     def _evolve(
-        self, pop_U: np.ndarray, pop: Predictions, pool: _Pool, rng: np.random.Generator
+        self, pop_U: np.ndarray, pop: Predictions, pool: CandidatePool, rng: np.random.Generator
     ) -> np.ndarray:
         """NSGA-II generations on the surrogate; every offspring joins ``pool``.
 
@@ -486,10 +387,10 @@ class SurrogateSearch:
     def _descend(
         self,
         pop_U: np.ndarray,
-        obs: _Observed,
+        obs: Observations,
         parents: np.ndarray,
         seek: bool,
-        pool: _Pool,
+        pool: CandidatePool,
         rng: np.random.Generator,
     ) -> int:
         """Constraint-gradient descent; every iterate joins ``pool``.
@@ -548,7 +449,7 @@ class SurrogateSearch:
         return n_trace
 
     def _probe(
-        self, obs: _Observed, parents: np.ndarray, pool: _Pool, rng: np.random.Generator
+        self, obs: Observations, parents: np.ndarray, pool: CandidatePool, rng: np.random.Generator
     ) -> None:
         """Exploration probes join ``pool``: the best evaluations, one coordinate redrawn.
 
@@ -562,7 +463,7 @@ class SurrogateSearch:
         probe[np.arange(len(probe)), coord] = rng.random(len(probe))
         pool.add(probe, self.evaluate(probe))
 
-    def _reference_point(self, obs: _Observed) -> np.ndarray | None:
+    def _reference_point(self, obs: Observations) -> np.ndarray | None:
         """The given reference point, else the observed feasible (else successful)
         maximum plus 10 % of the range; ``None`` while nothing succeeded."""
         if self.ref_point is not None:
@@ -577,115 +478,17 @@ class SurrogateSearch:
         self,
         U: np.ndarray,
         pred: Predictions,
-        obs: _Observed,
+        obs: Observations,
         n: int,
         n_explore: int,
         seek: bool,
         rng: np.random.Generator,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The batch from the pool, in three stages that each avoid what came before.
-
-        1. exploration: up to ``n_explore`` picks by optimistic hypervolume improvement
-           over the observed front (models with a predictive spread only);
-        2. while ``seek``: half of what is left by P(feasible) alone;
-        3. the rest: hypervolume improvement times P(feasible), then diversity, then
-           the unified loss with equal weights.
+        """The batch from the pool: :func:`~botorch_joint.acquisition.selection.select_in_stages`
+        with this search's reference point and options.
 
         Returns:
             ``(indices, predicted_feasible)`` of each stage, in order.
         """
-        front = obs.Y[obs.ok & obs.feasible]
         ref = self._reference_point(obs)
-        tempering = self.options.explore_tempering or 0.0  # resolved: never None here
-        common: dict[str, Any] = {
-            "feasibility_threshold": FEASIBILITY_THRESHOLD,
-            "min_distance": MIN_DISTANCE,
-            "ref_point": ref,
-            "rng": rng,
-        }
-        none = (np.empty(0, dtype=int), np.empty(0, dtype=bool))
-        explore = none
-        U_avoid = obs.U
-        if n_explore and ref is not None and pred.obj_std is not None:
-            # Optimistic objectives against the observed front only.
-            explore = select_batch(
-                U,
-                pred.obj - self.options.explore_weight * pred.obj_std,
-                exploration_log_p(pred.log_p, pred.obj_std, obs.scale, tempering),
-                n_explore,
-                U_avoid=U_avoid,
-                fill=False,
-                diversify=False,
-                **common,
-                hvi_min_probability=EXPLORE_MIN_PROBABILITY,
-            )
-            U_avoid = np.vstack([U_avoid, U[explore[0]]])
-        seeking = none
-        if seek:
-            seeking = select_batch(
-                U,
-                pred.obj,
-                pred.log_p,
-                (n - len(explore[0])) // 2,
-                U_avoid=U_avoid,
-                fill_score=None if pred.log_p is None else -pred.log_p,
-                front=front,
-                **common,
-            )
-            U_avoid = np.vstack([U_avoid, U[seeking[0]]])
-        # Too few predicted-feasible candidates: top up by the unified loss with equal
-        # weights, so the feasibility term leads far from feasibility and the
-        # objectives decide between candidates that are about equally likely feasible.
-        fill = ((pred.obj - obs.ideal) / obs.scale).mean(axis=1)
-        if pred.log_p is not None:
-            fill = fill - self.options.feasibility_weight * pred.log_p
-        exploit = select_batch(
-            U,
-            pred.obj,
-            pred.log_p,
-            n - len(explore[0]) - len(seeking[0]),
-            U_avoid=U_avoid,
-            fill_score=fill,
-            front=front,
-            **common,
-        )
-        return [explore, seeking, exploit]
-
-
-def exploration_log_p(
-    log_p: np.ndarray | None, obj_std: np.ndarray, scale: np.ndarray, tempering: float
-) -> np.ndarray | None:
-    """The log P(feasible) the exploration stage uses (see ``explore_tempering``).
-
-    Args:
-        log_p: ``(N,)`` log P(feasible), or ``None`` (no feasibility prediction).
-        obj_std: ``(N, m)`` predictive standard deviations of the objectives.
-        scale: ``(m,)`` objective scale (as from :func:`objective_scaling`).
-        tempering: ``explore_tempering``; 0 returns ``log_p`` unchanged.
-
-    Returns:
-        ``(N,)`` log P pulled towards 1/2 by the mean normalised spread, or ``None``.
-    """
-    if log_p is None or tempering <= 0:
-        return log_p
-    spread = (np.asarray(obj_std, float) / np.asarray(scale, float)).mean(axis=1)
-    return tempered_log_p(log_p, spread / tempering)
-
-
-def tempered_log_p(log_p: np.ndarray, ratio: np.ndarray) -> np.ndarray:
-    """``log sigmoid(logit(p) / sqrt(1 + ratio^2))``: P(feasible) pulled towards 1/2.
-
-    With ``ratio = sqrt(pi / 8) * sigma``, this is the probit approximation of
-    ``E[sigmoid(l)]`` for a logit ``l ~ N(logit(p), sigma^2)``.
-
-    Args:
-        log_p: ``(N,)`` log probabilities.
-        ratio: ``(N,)`` non-negative; 0 leaves ``p`` unchanged.
-
-    Returns:
-        ``(N,)`` tempered log probabilities (monotone in ``log_p`` for a fixed ratio).
-    """
-    lp = np.minimum(np.asarray(log_p, float), -1e-12)
-    logit = lp - np.log(-np.expm1(lp))
-    z = logit / np.sqrt(1.0 + np.asarray(ratio, float) ** 2)
-    return -np.logaddexp(0.0, -z)
+        return select_in_stages(U, pred, obs, ref, n, n_explore, seek, self.options, rng)

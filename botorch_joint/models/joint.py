@@ -8,11 +8,14 @@ the Monte-Carlo acquisition functions that sample the posterior work with it unc
 (tested: qLogNEHVI, qNEHVI, qLogNParEGO, qLogNEI with constraints, qUCB, and a
 ``ScalarizedPosteriorTransform``); those that fantasize (the knowledge gradients) raise
 ``UnsupportedError`` (:class:`~botorch_joint.models.ensemble.EnsembleSurrogate`).
+
+The constructor prepares its data with :mod:`~botorch_joint.models.joint_data`;
+:meth:`JointSurrogate.fit` trains the members with
+:mod:`~botorch_joint.models.joint_training`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +29,8 @@ from botorch.utils.datasets import SupervisedDataset
 from torch import Tensor
 
 from botorch_joint.models.ensemble import EnsembleSurrogate
-from botorch_joint.models.gp import impute_constraints
+from botorch_joint.models.joint_data import data_bounds, split_columns, value_targets
+from botorch_joint.models.joint_training import member_rows, train_members
 from botorch_joint.models.networks import build_network
 
 __all__ = ["JointSurrogate"]
@@ -155,7 +159,7 @@ class JointSurrogate(EnsembleSurrogate):
         constraint_thresholds: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
-        train_X, train_Y, train_C, self._column_order, thresholds = _split_columns(
+        train_X, train_Y, train_C, self._column_order, thresholds = split_columns(
             train_X, train_Y, train_C, constraint_columns, constraint_thresholds
         )
         if outcome_transform is not None and train_C is not None:
@@ -208,7 +212,7 @@ class JointSurrogate(EnsembleSurrogate):
                 outcome_transform.eval()
 
         if bounds is None:
-            bounds = _data_bounds(X_model)
+            bounds = data_bounds(X_model)
         bounds = torch.as_tensor(bounds).to(train_X)
         if bounds.shape != (2, d):
             raise ValueError(f"bounds must have shape (2, {d}), got {tuple(bounds.shape)}")
@@ -252,7 +256,7 @@ class JointSurrogate(EnsembleSurrogate):
         self.register_buffer("_value_informative", observed & self.constraint_values)
         n_values = k if self.constraint_values else 0
         if n_values:
-            values, value_mask, value_scale = _value_targets(C, failed)
+            values, value_mask, value_scale = value_targets(C, failed)
             self._Y_fit = torch.cat([self._Y_fit, values.to(dtype)], dim=-1)
             self._Y_mask = torch.cat([self._Y_mask, value_mask.to(dtype)], dim=-1)
         else:
@@ -456,101 +460,20 @@ class JointSurrogate(EnsembleSurrogate):
             sq = ((pred - target) ** 2 * mask).sum(dim=0) / mask.sum(dim=0).clamp_min(1.0)
         self.value_noise = sq.sqrt().clamp_min(VALUE_NOISE_FLOOR).to(self.value_noise)
 
-    def _member_loss(
-        self,
-        X: Tensor,
-        Y: Tensor,
-        mask: Tensor,
-        labels: Tensor | None,
-        weight: float,
-        validation: bool = False,
-    ) -> Tensor:
-        """``(E,)`` loss of each member on its own ``(E, B, .)`` rows.
-
-        Training uses MSE (standardised objectives) plus ``weight`` times BCE. The
-        validation criterion replaces BCE by the Brier score: BCE grows without bound on
-        a few confidently misclassified rows long before the regression head stops
-        improving, which would end training early; the bounded Brier score does not.
-        """
-        reg, logits = self.net(X)
-        sq = (reg - Y) ** 2 * mask
-        loss = sq.sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp_min(1.0)
-        if logits is not None and labels is not None:
-            if validation:
-                term = (torch.sigmoid(logits) - labels) ** 2
-            else:
-                term = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-            loss = loss + weight * term.mean(dim=(1, 2))
-        return loss
-
     def _train(self, opts: dict[str, Any], verbose: bool) -> int:
+        """Train every member from fresh weights (:mod:`~botorch_joint.models.joint_training`).
+
+        Returns:
+            The number of epochs run.
+        """
         net = self.net
         net.reset_parameters()
         net.train()
-        X, Y, M, L = self._X_fit, self._Y_fit, self._Y_mask, self._labels
-        E, n, device = self.ensemble_size, X.shape[0], X.device
-
-        n_val = int(round(opts["validation_fraction"] * n)) if n >= 5 else 0
-        n_val = min(max(n_val, 1 if n >= 5 and opts["validation_fraction"] > 0 else 0), n - 1)
-        # Each member holds out its own random rows, so together they see all the data.
-        perm = torch.argsort(torch.rand(E, n, device=device), dim=1)
-        val_idx, tr_idx = perm[:, :n_val], perm[:, n_val:]
-        self._folds = None
-        if opts["holdout_folds"] and n_val == 0 and n >= 2 * E:
-            # Member e leaves out fold e (rows beyond E * f are in no fold): the
-            # ensemble still sees every row, and each fold has an honest prediction.
-            f, order = n // E, perm[0]
-            self._folds = order[: E * f].reshape(E, f)
-            tr_idx = torch.stack(
-                [torch.cat([order[: e * f], order[(e + 1) * f :]]) for e in range(E)]
-            )
-        n_tr = tr_idx.shape[1]
-        if opts["bootstrap"]:
-            tr_idx = tr_idx.gather(1, torch.randint(0, n_tr, (E, n_tr), device=device))
-        B = opts["batch_size"] or max(32, math.ceil(n_tr / 8))
-        B = max(1, min(int(B), n_tr))
-        steps = max(1, n_tr // B)
-
-        def rows(t: Tensor | None, idx: Tensor) -> Tensor | None:
-            return None if t is None else t[idx]
-
-        optimiser = _adamw(net, opts["lr"], opts["weight_decay"])
-        weight = opts["constraint_weight"]
-        best = torch.full((E,), math.inf, device=device)
-        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        wait = torch.zeros(E, dtype=torch.long, device=device)
-        epoch = 0
-        for epoch in range(1, opts["max_epochs"] + 1):
-            order = tr_idx.gather(1, torch.argsort(torch.rand(E, n_tr, device=device), dim=1))
-            for s in range(steps):
-                idx = order[:, s * B : (s + 1) * B]
-                loss = self._member_loss(X[idx], Y[idx], M[idx], rows(L, idx), weight).sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-            if n_val == 0:
-                continue
-            net.eval()
-            with torch.no_grad():
-                val = self._member_loss(
-                    X[val_idx], Y[val_idx], M[val_idx], rows(L, val_idx), weight, True
-                )
-            net.train()
-            val = torch.where(torch.isfinite(val), val, torch.full_like(val, math.inf))
-            improved = val < best
-            best = torch.where(improved, val, best)
-            wait = torch.where(improved, torch.zeros_like(wait), wait + 1)
-            if improved.any():
-                for name, value in net.state_dict().items():
-                    best_state[name][improved] = value[improved]
-            if verbose and epoch % 10 == 0:
-                print(f"epoch {epoch}: validation loss per member {val.tolist()}")
-            if bool((wait >= opts["patience"]).all()):
-                break
-        if n_val:
-            net.load_state_dict(best_state)
-        net.eval()
-        return epoch
+        X = self._X_fit
+        val_idx, tr_idx, self._folds = member_rows(self.ensemble_size, X.shape[0], opts, X.device)
+        return train_members(
+            net, X, self._Y_fit, self._Y_mask, self._labels, val_idx, tr_idx, opts, verbose
+        )
 
     # ------------------------------------------------------------------ helpers
     def _normalise(self, X: Tensor) -> Tensor:
@@ -562,107 +485,3 @@ class JointSurrogate(EnsembleSurrogate):
             f"JointSurrogate(backbone={self.backbone_name!r}, d={self.bounds.shape[-1]}, "
             f"m={self.num_objectives}, k={self.num_constraints}, E={self.ensemble_size})"
         )
-
-
-def _adamw(net: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW, fused (one kernel for all parameters) where this torch build supports it.
-
-    The parameters are a few dozen stacked ensemble tensors; the per-tensor loop of the
-    plain implementation costs as much as a forward pass of these small networks.
-    """
-    try:
-        return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-
-
-def _value_targets(C: Tensor, failed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Regression targets of the value head.
-
-    Args:
-        C: ``(n, k)`` constraint values less their thresholds (feasible iff ``>= 0``).
-        failed: ``(n,)`` failed evaluations.
-
-    Returns:
-        ``(values, mask, scale)``: ``asinh(C / scale)`` with unknown values imputed as
-        violated (:func:`~botorch_joint.models.gp.impute_constraints`), ``(n, k)``
-        whether each value is a target (every one), and the ``(k,)`` median ``|c|`` of
-        the finite values of successful rows (1 where there are none or it is 0).
-    """
-    ok = torch.isfinite(C) & ~failed.unsqueeze(-1)
-    magnitude = torch.where(ok, C.abs(), torch.full_like(C, math.nan))
-    scale = torch.nanmedian(magnitude, dim=0).values
-    scale = torch.where(torch.isfinite(scale) & (scale > 0), scale, torch.ones_like(scale))
-    # Failed rows and NaN values become clearly violated targets, as for the GPs: left
-    # out, the value head would extrapolate feasibility into a region where runs fail.
-    values = torch.asinh(impute_constraints(C, failed) / scale)
-    return values, torch.ones_like(ok), scale
-
-
-def _data_bounds(X: Tensor) -> Tensor:
-    """``(2, d)`` range of the finite rows of ``X``."""
-    finite = torch.isfinite(X).all(dim=-1)
-    Xf = X[finite] if finite.any() else torch.zeros(1, X.shape[-1]).to(X)
-    return torch.stack([Xf.min(dim=0).values, Xf.max(dim=0).values])
-
-
-def _split_columns(
-    train_X: Tensor,
-    train_Y: Tensor,
-    train_C: Tensor | None,
-    constraint_columns: Sequence[int] | None,
-    constraint_thresholds: Sequence[float] | None,
-) -> tuple[Tensor, Tensor, Tensor | None, list[int] | None, Tensor]:
-    """Validate shapes, drop rows with non-finite inputs, split Ax constraint columns.
-
-    Returns:
-        ``(X, Y, C, column_order, thresholds)``; ``column_order`` maps the model's
-        ``[objectives, constraints]`` outputs back to ``train_Y``'s column order (``None``
-        when no ``constraint_columns`` were given).
-    """
-    if train_X.dim() != 2:
-        raise ValueError(f"train_X must have shape (n, d), got {tuple(train_X.shape)}")
-    if train_Y.dim() == 1:
-        train_Y = train_Y.unsqueeze(-1)
-    if train_Y.dim() != 2 or train_Y.shape[0] != train_X.shape[0]:
-        raise ValueError(
-            f"train_Y must have shape ({train_X.shape[0]}, m), got {tuple(train_Y.shape)}"
-        )
-    if train_C is not None:
-        if train_C.dim() == 1:
-            train_C = train_C.unsqueeze(-1)
-        if train_C.dim() != 2 or train_C.shape[0] != train_X.shape[0]:
-            raise ValueError(
-                f"train_C must have shape ({train_X.shape[0]}, k), got {tuple(train_C.shape)}"
-            )
-        train_C = train_C.to(train_X)
-        if train_C.shape[-1] == 0:
-            train_C = None
-    train_Y = train_Y.to(train_X)
-    keep = torch.isfinite(train_X).all(dim=-1)
-    if not keep.all():
-        train_X, train_Y = train_X[keep], train_Y[keep]
-        train_C = None if train_C is None else train_C[keep]
-    if train_X.shape[0] == 0:
-        raise ValueError("JointSurrogate needs at least one training row with finite inputs")
-
-    order = None
-    k = 0 if train_C is None else train_C.shape[-1]
-    if constraint_columns is not None and len(constraint_columns) > 0:
-        if train_C is not None:
-            raise ValueError("give constraint values either as train_C or as constraint_columns")
-        total = train_Y.shape[-1]
-        cons = [int(c) % total for c in constraint_columns]
-        objs = [c for c in range(total) if c not in cons]
-        train_C = train_Y[:, cons]
-        train_Y = train_Y[:, objs]
-        k = len(cons)
-        position = objs + cons  # model output j is train_Y column position[j]
-        order = [position.index(c) for c in range(total)]
-    if constraint_thresholds is None:
-        thresholds = torch.zeros(k)
-    else:
-        thresholds = torch.as_tensor(list(constraint_thresholds), dtype=torch.float64)
-        if thresholds.shape != (k,):
-            raise ValueError(f"need {k} constraint_thresholds, got {thresholds.numel()}")
-    return train_X, train_Y, train_C, order, thresholds
