@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from botorch.models.model import Model
 from botorch.utils.transforms import normalize, unnormalize
 from torch import Tensor
 
 from botorch_joint.acquisition.loss import Outcomes, outcomes, unified_loss
 from botorch_joint.acquisition.ranking import select_batch
+from botorch_joint.models.prediction import Surrogate
 
 __all__ = ["ConstraintGradientDescent", "Trace", "ray_weights"]
 
@@ -122,7 +122,7 @@ class ConstraintGradientDescent:
 
     def __init__(
         self,
-        model: Model,
+        model: Surrogate,
         bounds: Tensor | np.ndarray | None = None,
         steps: int = 30,
         lr: float = 0.05,

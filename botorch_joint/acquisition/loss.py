@@ -35,7 +35,7 @@ from botorch.utils.datasets import SupervisedDataset
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
-from botorch_joint.models.prediction import Prediction
+from botorch_joint.models.prediction import Prediction, Surrogate
 from botorch_joint.models.prediction import predict as model_predict
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
 SCALARIZATIONS = ("chebyshev", "weighted_sum")
 
 
-def predict(model: Model, X: Tensor) -> Prediction:
+def predict(model: Surrogate, X: Tensor) -> Prediction:
     """The model's :class:`~botorch_joint.models.prediction.Prediction` at ``X``.
 
     Models may provide their own ``predict_outcomes(X)`` (analytic test models do);
@@ -90,7 +90,7 @@ def _safe_log(p: Tensor) -> Tensor:
 
 
 def outcomes(
-    model: Model,
+    model: Surrogate,
     X: Tensor,
     use_feasibility: bool = True,
     feasibility_mask: Sequence[bool] | None = None,

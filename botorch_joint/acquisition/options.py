@@ -261,7 +261,7 @@ class SearchOptions:
             )
         return cls(**dict(options))
 
-    def resolve(self, model: Any) -> SearchOptions:
+    def resolve(self, model: object) -> SearchOptions:
         """These options with the ``None`` defaults derived from ``model``.
 
         A model whose feasibility comes from classifiers says so with a true

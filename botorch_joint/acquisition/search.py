@@ -79,6 +79,7 @@ from botorch_joint.acquisition.selection import (
     select_in_stages,
     tempered_log_p,
 )
+from botorch_joint.models.prediction import Surrogate
 
 # Predictions, SearchResult and the selection's helpers have their own modules now
 # (candidates, selection); they are still importable from here.
@@ -119,7 +120,7 @@ class SurrogateSearch:
 
     def __init__(
         self,
-        model: Any,
+        model: Surrogate,
         bounds: np.ndarray,
         sensitivity: np.ndarray | None = None,
         use_feasibility: bool = True,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
 
 import torch
 from botorch.models.model import Model
 from torch import Tensor
 
-__all__ = ["Prediction", "predict"]
+__all__ = ["OutcomePredictor", "Prediction", "Surrogate", "predict"]
 
 #: Rows per posterior call when predicting with a Gaussian-process model.
 GP_CHUNK = 1024
@@ -43,7 +43,29 @@ class Prediction:
     feas_log_prob: Tensor | None = None
 
 
-def predict(model: Model, X: Tensor) -> Prediction:
+@runtime_checkable
+class OutcomePredictor(Protocol):
+    """A surrogate that is not a BoTorch ``Model`` but predicts for itself.
+
+    :class:`~botorch_joint.models.MixtureSurrogate` is one: a mixture of an ensemble
+    and a GP has no single BoTorch posterior, but it has a :class:`Prediction`.
+    """
+
+    num_objectives: int
+    num_constraints: int
+
+    def predict_outcomes(self, X: Tensor) -> Prediction:
+        """The :class:`Prediction` at ``X`` (``(..., n, d)``, problem units)."""
+        ...
+
+
+#: What the search, the constraint-gradient descent and the sensitivities accept: a
+#: BoTorch ``Model`` with ``num_objectives`` / ``num_constraints`` (the joint network,
+#: the GPs) or an :class:`OutcomePredictor`.
+Surrogate: TypeAlias = Model | OutcomePredictor
+
+
+def predict(model: Surrogate, X: Tensor) -> Prediction:
     """Predict objectives and feasibility at ``X``, differentiably w.r.t. ``X``.
 
     A model with a ``predict_outcomes(X)`` method gives its own prediction. For an
@@ -65,6 +87,7 @@ def predict(model: Model, X: Tensor) -> Prediction:
     hook = getattr(model, "predict_outcomes", None)
     if callable(hook):  # composite and analytic test models predict for themselves
         return hook(X)
+    model = cast(Model, model)  # what is left is a BoTorch model
     num_objectives = getattr(model, "num_objectives", None)
     if num_objectives is None:
         raise TypeError(
