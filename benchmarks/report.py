@@ -12,9 +12,30 @@ and a ranking by the mean rank of the median final HV.
 Normalisation: HV / ``max_hv`` when the problem knows its maximum hypervolume, else HV /
 the best final HV seen in any run of that problem (marked "best observed" in the tables).
 
+HPC regime (``--hpc auto``, the default: for the problems with a run of budget >= 1000 or a
+run that ``run.py --proposal-cap`` stopped; ``--hpc on``: every problem; ``--hpc off``:
+none): a section "HPC regime" with (a) normalised HV against evaluations, median and
+interquartile band over the seeds still running, a cross where the cap stopped a seed
+(``hpc_hv.png``); (b) the same against cumulative proposal seconds, log axis
+(``hpc_hv_time.png``); (c) the seconds of each proposal against the evaluations it was made
+from, log-log, one line per method, with the least-squares slope of log(seconds) on log(n)
+over the proposals at n >= 200 (all of them when fewer than three distinct n reach 200)
+in the legend (``hpc_proposal_seconds.png``); (d) a table per problem: per method, where
+each seed stopped (n, or "budget"), final HV, proposal seconds per run, longest proposal,
+slope. The figures are PNGs beside the others in the report directory; for
+``docs/benchmarks.md`` copy them to ``docs/benchmarks/`` as with ``hv.png``.
+
 Usage::
 
     python benchmarks/report.py OUT [--report-dir OUT/report] [--baselines gpr megp]
+        [--hpc auto|on|off]
+
+The HPC-regime sweep (see ``benchmarks/run.py``) and its report::
+
+    python benchmarks/run.py --problems hh-cell --methods c+o-ftt c+o-resnet gpr megp \\
+        --seeds 10 11 12 --budget 2000 --batch-size 100 --proposal-cap 600 \\
+        --jobs 2 --run-timeout 14400 --out benchmarks/results/hpc_regime
+    python benchmarks/report.py benchmarks/results/hpc_regime
 """
 
 from __future__ import annotations
@@ -609,11 +630,476 @@ def failures_table(bad: list[dict[str, Any]]) -> str:
     return _table(["problem", "method", "seed", "status", "error"], rows)
 
 
+# ------------------------------------------------------------------- HPC regime
+#: ``--hpc auto`` adds the HPC section for problems with a run of at least this budget
+HPC_BUDGET = 1000
+#: the slope of log(proposal seconds) on log(n) is fitted over the proposals at n >= this
+HPC_SLOPE_FROM_N = 200
+#: ... when at least this many distinct n qualify; otherwise over every proposal
+HPC_SLOPE_MIN_N_VALUES = 3
+
+
+def run_budget(run: Run) -> int:
+    """The budget the run was asked for (its length when the record does not say)."""
+    budget = (run.record.get("settings") or {}).get("budget")
+    return int(budget) if budget else len(run.epoch)
+
+
+def stopped_at(run: Run) -> int | None:
+    """Evaluations at which ``--proposal-cap`` stopped the run, ``None`` if it did not."""
+    if not run.record.get("stopped"):
+        return None
+    n = run.record.get("stopped_at_n")
+    return len(run.epoch) if n is None else int(n)
+
+
+def proposal_cap(run: Run) -> float | None:
+    """The run's per-proposal cap in seconds (``None``: uncapped)."""
+    cap = (run.record.get("settings") or {}).get("proposal_cap")
+    return None if cap is None else float(cap)
+
+
+def _epoch_seconds(run: Run) -> dict[int, float]:
+    """Proposal seconds of each epoch the run recorded (epoch 0: the initial design)."""
+    from botorch_joint.result import decode_value
+
+    out: dict[int, float] = defaultdict(float)
+    for t in decode_value(run.record.get("result", {}).get("timings", [])):
+        if "epoch" in t:
+            out[int(t["epoch"])] += float(t.get("propose_seconds", 0.0) or 0.0)
+    return dict(out)
+
+
+def proposal_points(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, seconds)`` of every proposal after the initial design.
+
+    ``n`` is the number of evaluations the method had when it proposed (all of them,
+    failed ones included); a proposal the cap stopped is not among them.
+    """
+    secs = _epoch_seconds(run)
+    epochs = sorted(e for e in np.unique(run.epoch) if e > 0 and e in secs)
+    n = np.array([int(np.sum(run.epoch < e)) for e in epochs], dtype=float)
+    return n, np.array([secs[e] for e in epochs], dtype=float)
+
+
+def cumulative_proposal(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """``(seconds, hv)``: cumulative proposal seconds at the end of each epoch, and the HV
+    after that epoch's evaluations (not normalised).
+
+    A run the cap stopped gets one more point: the seconds of the stopped proposal
+    added, at the HV it had (the time it spent without getting further).
+    """
+    if run.hv is None:
+        return np.zeros(0), np.zeros(0)
+    secs = _epoch_seconds(run)
+    epochs = [int(e) for e in np.unique(run.epoch)]
+    t = np.cumsum([secs.get(e, 0.0) for e in epochs])
+    hv = np.array([run.hv[int(np.sum(run.epoch <= e)) - 1] for e in epochs], dtype=float)
+    if stopped_at(run) is not None and len(t):
+        extra = float(run.record.get("stopped_proposal_seconds") or 0.0)
+        t, hv = np.append(t, t[-1] + extra), np.append(hv, hv[-1])
+    return t, hv
+
+
+@dataclass
+class SlopeFit:
+    """Least-squares fit of ``log(seconds) = slope * log(n) + intercept``.
+
+    Attributes:
+        slope: the exponent (3 for cubic growth).
+        intercept: natural log of the seconds at ``n = 1``.
+        points: how many proposals the fit used.
+        from_n: the smallest ``n`` it used (``HPC_SLOPE_FROM_N``, or the smallest of all
+            when too few proposals reach that).
+        n_max: the largest ``n`` it used.
+    """
+
+    slope: float
+    intercept: float
+    points: int
+    from_n: float
+    n_max: float
+
+    def seconds(self, n: np.ndarray) -> np.ndarray:
+        """The fitted seconds at ``n``."""
+        return np.exp(self.intercept) * np.asarray(n, dtype=float) ** self.slope
+
+
+def loglog_slope(
+    n: np.ndarray,
+    seconds: np.ndarray,
+    from_n: float = HPC_SLOPE_FROM_N,
+    min_n_values: int = HPC_SLOPE_MIN_N_VALUES,
+) -> SlopeFit | None:
+    """Slope of ``log(seconds)`` on ``log(n)`` over the points with ``n >= from_n``.
+
+    Over every point instead when fewer than ``min_n_values`` distinct ``n`` reach
+    ``from_n``. Points with non-positive or non-finite ``n`` or seconds are left out.
+
+    Returns:
+        The fit, or ``None`` with fewer than two distinct ``n``.
+    """
+    n, s = np.asarray(n, dtype=float).ravel(), np.asarray(seconds, dtype=float).ravel()
+    ok = np.isfinite(n) & np.isfinite(s) & (n > 0) & (s > 0)
+    n, s = n[ok], s[ok]
+    high = n >= from_n
+    if len(np.unique(n[high])) >= min_n_values:
+        n, s = n[high], s[high]
+    if len(np.unique(n)) < 2:
+        return None
+    slope, intercept = np.polyfit(np.log(n), np.log(s), 1)
+    return SlopeFit(float(slope), float(intercept), len(n), float(n.min()), float(n.max()))
+
+
+def hpc_problems(data: dict[str, ProblemData], mode: str = "auto") -> list[str]:
+    """The problems of the HPC section.
+
+    ``mode`` ``"on"``: every problem; ``"off"``: none; ``"auto"``: those with a run of
+    budget at least :data:`HPC_BUDGET` or a run the proposal cap stopped.
+    """
+    if mode == "off":
+        return []
+    return [
+        name
+        for name, pd_ in data.items()
+        if mode == "on"
+        or any(
+            run_budget(r) >= HPC_BUDGET or stopped_at(r) is not None
+            for rs in pd_.by_method.values()
+            for r in rs
+        )
+    ]
+
+
+def hpc_stats(pd_: ProblemData, method: str) -> dict[str, Any]:
+    """Per (problem, method): where the seeds stopped, final HV, proposal time, slope."""
+    runs = pd_.by_method[method]
+    st: dict[str, Any] = {"seeds": len(runs), "budget": max(run_budget(r) for r in runs)}
+    st["stops"] = [(r.seed, stopped_at(r)) for r in runs]
+    caps = {proposal_cap(r) for r in runs}
+    st["cap"] = caps.pop() if len(caps) == 1 else None
+    if pd_.normaliser:
+        st["final"] = _q([r.hv[-1] / pd_.normaliser for r in runs if r.hv is not None])
+    totals, longest, ns, secs = [], [], [], []
+    for r in runs:
+        n, s = proposal_points(r)
+        ns.append(n)
+        secs.append(s)
+        extra = float(r.record.get("stopped_proposal_seconds") or 0.0)
+        totals.append(float(s.sum()) + extra)
+        longest.append(max(float(s.max()) if len(s) else 0.0, extra))
+    st["proposal_per_seed"] = totals
+    st["proposal_total"] = _q(totals)
+    st["proposal_longest"] = _q(longest)
+    st["fit"] = loglog_slope(np.concatenate(ns), np.concatenate(secs)) if ns else None
+    return st
+
+
+def _padded(pd_: ProblemData, method: str) -> np.ndarray | None:
+    """``(seeds, longest)`` normalised HV after each evaluation, NaN after a run's end."""
+    hvs = [r.hv for r in pd_.by_method[method] if r.hv is not None and len(r.hv)]
+    if not hvs or not pd_.normaliser:
+        return None
+    out = np.full((len(hvs), max(len(h) for h in hvs)), np.nan)
+    for i, h in enumerate(hvs):
+        out[i, : len(h)] = h
+    return out / pd_.normaliser
+
+
+def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, 25th and 75th percentile over axis 0, ignoring NaN."""
+    med, lo, hi = (np.nanpercentile(values, q, axis=0) for q in (50, 25, 75))
+    return med, lo, hi
+
+
+def _hpc_axes(n: int) -> tuple[Any, np.ndarray]:
+    return _grid(n, width=5.4, height=3.9)
+
+
+def _hpc_title(fig: Any, text: str) -> None:
+    """A figure title wrapped to the figure's width."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 13)), fontsize=9)
+
+
+def _norm_label(pd_: ProblemData) -> str:
+    return "HV / " + ("max HV" if pd_.normaliser_kind == "max_hv" else "best observed HV")
+
+
+def plot_hpc_hv(
+    data: dict[str, ProblemData], problems: list[str], path: Path, col: dict[str, Any]
+) -> Path | None:
+    """(a) Normalised HV against evaluations: median and IQR over the seeds still running,
+    a cross where the cap stopped a seed."""
+    probs = [data[p] for p in problems if data[p].normaliser]
+    if not probs:
+        return None
+    fig, axes = _hpc_axes(len(probs))
+    for ax, pd_ in zip(axes, probs):
+        for m in pd_.methods:
+            c = _padded(pd_, m)
+            if c is None:
+                continue
+            x = np.arange(1, c.shape[1] + 1)
+            med, lo, hi = _band(c)
+            ax.plot(x, med, color=col[m], ls=_STYLES.get(m, "-"), lw=1.6, label=f"{m} ({len(c)})")
+            ax.fill_between(x, lo, hi, color=col[m], alpha=0.18, lw=0)
+            for r in pd_.by_method[m]:
+                n = stopped_at(r)
+                if n is not None and r.hv is not None and len(r.hv):
+                    y = r.hv[min(n, len(r.hv)) - 1] / pd_.normaliser
+                    ax.plot([n], [y], "x", color=col[m], ms=8, mew=2)
+        ax.axvline(pd_.by_method[pd_.methods[0]][0].n_initial + 0.5, color="0.7", ls=":", lw=1)
+        ax.set_title(pd_.name)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel(_norm_label(pd_))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    _hpc_title(
+        fig,
+        "HPC regime: HV vs evaluations (median, IQR over the seeds still running; "
+        "x = stopped by the proposal cap)",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_hpc_hv_time(
+    data: dict[str, ProblemData], problems: list[str], path: Path, col: dict[str, Any]
+) -> Path | None:
+    """(b) Normalised HV against cumulative proposal seconds (log axis): median and IQR
+    over seeds, a seed that ended keeping its last HV; a cross where the cap stopped one."""
+    probs = [data[p] for p in problems if data[p].normaliser]
+    if not probs:
+        return None
+    fig, axes = _hpc_axes(len(probs))
+    for ax, pd_ in zip(axes, probs):
+        series = {
+            m: [cumulative_proposal(r) for r in pd_.by_method[m] if r.hv is not None]
+            for m in pd_.methods
+        }
+        starts = [t[1] for ss in series.values() for t, _ in ss if len(t) > 1 and t[1] > 0]
+        ends = [t[-1] for ss in series.values() for t, _ in ss if len(t)]
+        if not starts or not ends:
+            ax.set_visible(False)
+            continue
+        lo_t, hi_t = min(starts), max(max(ends), min(starts) * 1.01)
+        for m, ss in series.items():
+            ss = [(t, h) for t, h in ss if len(t)]
+            if not ss:
+                continue
+            end = max(t[-1] for t, _ in ss)
+            grid = np.geomspace(lo_t, hi_t, 400)
+            grid = grid[grid <= end]
+            if not len(grid):
+                continue
+            vals = np.stack(
+                [h[np.maximum(np.searchsorted(t, grid, side="right") - 1, 0)] for t, h in ss]
+            )
+            med, lo, hi = _band(vals / pd_.normaliser)
+            ax.plot(grid, med, color=col[m], ls=_STYLES.get(m, "-"), lw=1.6, label=m)
+            ax.fill_between(grid, lo, hi, color=col[m], alpha=0.18, lw=0)
+            for r in pd_.by_method[m]:
+                if stopped_at(r) is not None and r.hv is not None:
+                    t, h = cumulative_proposal(r)
+                    ax.plot([t[-1]], [h[-1] / pd_.normaliser], "x", color=col[m], ms=8, mew=2)
+        ax.set_xscale("log")
+        ax.set_title(pd_.name)
+        ax.set_xlabel("cumulative proposal seconds")
+        ax.set_ylabel(_norm_label(pd_))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="lower right")
+    _hpc_title(
+        fig,
+        "HPC regime: HV vs cumulative proposal time (median, IQR over seeds; "
+        "x = stopped by the proposal cap)",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_hpc_proposal_seconds(
+    data: dict[str, ProblemData],
+    problems: list[str],
+    hstats: dict[str, dict[str, dict[str, Any]]],
+    path: Path,
+    col: dict[str, Any],
+) -> Path | None:
+    """(c) Seconds of each proposal against the evaluations it was made from, log-log.
+
+    Per method: the median over seeds at each n (markers and line), the least-squares
+    power law (dashed, over the points it was fitted to; its slope in the legend), the
+    stopped proposals as open circles (a lower bound: they were cut at the cap), and the
+    cap as a dotted line.
+    """
+    if not problems:
+        return None
+    fig, axes = _hpc_axes(len(problems))
+    drew = False
+    for ax, name in zip(axes, problems):
+        pd_ = data[name]
+        caps = set()
+        for m in pd_.methods:
+            pts = [proposal_points(r) for r in pd_.by_method[m]]
+            n_all = np.concatenate([n for n, _ in pts]) if pts else np.zeros(0)
+            s_all = np.concatenate([s for _, s in pts]) if pts else np.zeros(0)
+            keep = (n_all > 0) & (s_all > 0)
+            if not keep.any():
+                continue
+            n_all, s_all = n_all[keep], s_all[keep]
+            xs = np.unique(n_all)
+            med = np.array([np.median(s_all[n_all == x]) for x in xs])
+            fit = hstats[name][m]["fit"]
+            label = m + ("" if fit is None else f" (slope {fit.slope:.2f})")
+            ax.plot(xs, med, "o-", color=col[m], ms=3, lw=1.3, label=label)
+            if fit is not None:
+                xf = np.geomspace(fit.from_n, fit.n_max, 50)
+                ax.plot(xf, fit.seconds(xf), "--", color=col[m], lw=1)
+            for r in pd_.by_method[m]:
+                if stopped_at(r) is not None:
+                    secs = float(r.record.get("stopped_proposal_seconds") or 0.0)
+                    if secs > 0:
+                        ax.plot([stopped_at(r)], [secs], "o", mfc="none", mec=col[m], ms=8)
+                caps.add(proposal_cap(r))
+            drew = True
+        for cap in sorted(c for c in caps if c):
+            ax.axhline(cap, color="0.4", ls=":", lw=1)
+            ax.annotate(f"cap {cap:g} s", (0.99, cap), xycoords=("axes fraction", "data"),
+                        fontsize=7, ha="right", va="bottom", color="0.3")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("evaluations when proposing (n)")
+        ax.set_ylabel("proposal seconds")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="best")
+    if not drew:
+        _pyplot().close(fig)
+        return None
+    _hpc_title(
+        fig,
+        f"HPC regime: seconds per proposal vs n (median over seeds; dashed: least-squares "
+        f"fit over n >= {HPC_SLOPE_FROM_N}; open circle: stopped at the cap)",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def hpc_table(pd_: ProblemData, hst: dict[str, dict[str, Any]]) -> str:
+    """Per method: where each seed stopped, final HV, proposal time, the fitted slope."""
+    header = ["method", "seeds", "stopped at n (per seed)", "final norm. HV"]
+    header += ["proposal s per run", "longest proposal s", "slope (fit over n)"]
+    rows = []
+    for m in pd_.methods:
+        st = hst[m]
+        stops = [n for _, n in sorted(st["stops"])]
+        if all(n is None for n in stops):
+            where = "budget reached"
+        else:
+            where = ", ".join("budget" if n is None else str(n) for n in stops)
+        fit = st["fit"]
+        slope = "-"
+        if fit is not None:
+            slope = f"{fit.slope:.2f} ({fit.from_n:.0f}-{fit.n_max:.0f}, {fit.points} pts)"
+        rows.append(
+            [
+                f"`{m}`",
+                str(st["seeds"]),
+                where,
+                _qf(st["final"]) if "final" in st else "-",
+                _qf(st["proposal_total"], 0),
+                _qf(st["proposal_longest"], 1),
+                slope,
+            ]
+        )
+    return _table(header, rows)
+
+
+def hpc_section(
+    data: dict[str, ProblemData],
+    problems: list[str],
+    report_dir: Path,
+    col: dict[str, Any],
+) -> list[str]:
+    """The report's HPC-regime section (markdown lines) and its three figures."""
+    hst = {p: {m: hpc_stats(data[p], m) for m in data[p].methods} for p in problems}
+    caps = sorted({st["cap"] for by_m in hst.values() for st in by_m.values() if st["cap"]})
+    cap_txt = (
+        f"Every run had a cap of {', '.join(f'{c:g}' for c in caps)} s per proposal"
+        if caps
+        else "No run had a proposal cap"
+    )
+    lines = ["", "## HPC regime", ""]
+    lines.append(
+        f"{cap_txt}: a run whose proposal took longer stopped there, without evaluating "
+        "that proposal, and kept its evaluations (`benchmarks/run.py --proposal-cap`). "
+        "HV against evaluations is the median and interquartile range over the seeds "
+        "still running at that evaluation (a cross marks where the cap stopped a seed); "
+        "against cumulative proposal seconds a seed that ended keeps its last HV, and a "
+        "stopped seed's line includes the seconds of the proposal it was stopped in. "
+        "Proposal seconds against n: the median over seeds, and the least-squares slope "
+        f"of log(seconds) on log(n) over every proposal at n >= {HPC_SLOPE_FROM_N} (over "
+        f"all of them when fewer than {HPC_SLOPE_MIN_N_VALUES} distinct n reach that); a "
+        "stopped proposal (open circle) is a lower bound and is not fitted. The other "
+        "sections of this report cut each method to its shortest run, so there a stopped "
+        "seed shortens the method's other seeds too."
+    )
+    figs = [
+        (
+            "HPC regime: HV vs evaluations",
+            plot_hpc_hv(data, problems, report_dir / "hpc_hv.png", col),
+        ),
+        (
+            "HPC regime: HV vs cumulative proposal seconds",
+            plot_hpc_hv_time(data, problems, report_dir / "hpc_hv_time.png", col),
+        ),
+        (
+            "HPC regime: proposal seconds vs n",
+            plot_hpc_proposal_seconds(
+                data, problems, hst, report_dir / "hpc_proposal_seconds.png", col
+            ),
+        ),
+    ]
+    for title, p in figs:
+        if p is not None:
+            lines += ["", f"![{title}]({os.path.relpath(p, report_dir)})"]
+    lines += [
+        "",
+        "Per method: where each seed stopped (`budget`: it spent the whole budget), the "
+        "final normalised HV (median [25th, 75th percentile] over seeds, at the stop), the "
+        "proposal seconds per run (the stopped proposal included) and the longest single "
+        "proposal, and the fitted slope with the n range and number of proposals it used.",
+    ]
+    for name in problems:
+        lines += ["", f"### {name} (HPC regime)", "", hpc_table(data[name], hst[name])]
+    return lines
+
+
 # ----------------------------------------------------------------------- report
 def build_report(
-    out: Path, report_dir: Path | None = None, baselines: tuple[str, ...] = DEFAULT_BASELINES
+    out: Path,
+    report_dir: Path | None = None,
+    baselines: tuple[str, ...] = DEFAULT_BASELINES,
+    hpc: str = "auto",
 ) -> Path:
-    """Write ``report.md``, ``summary.csv`` and the PNG figures; returns the report path."""
+    """Write ``report.md``, ``summary.csv`` and the PNG figures; returns the report path.
+
+    Args:
+        out: ``benchmarks/run.py``'s output directory.
+        report_dir: where to write (default ``out/report``).
+        baselines: the methods whose best final median HV is the "evals to target" target.
+        hpc: ``"auto"``, ``"on"`` or ``"off"``: which problems get the HPC-regime section
+            (:func:`hpc_problems`).
+    """
+    if hpc not in ("auto", "on", "off"):
+        raise ValueError(f"hpc must be 'auto', 'on' or 'off', got {hpc!r}")
     out = Path(out)
     report_dir = Path(report_dir) if report_dir is not None else out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -695,6 +1181,10 @@ def build_report(
         )
         lines += ["", compute_table(stats)]
 
+        hpc_names = hpc_problems(data, hpc)
+        if hpc_names:
+            lines += hpc_section(data, hpc_names, report_dir, col)
+
         lines += ["", "## Per problem", ""]
         lines.append(
             "Cells are median [25th, 75th percentile] over seeds. `final norm. HV`: HV of the "
@@ -748,7 +1238,7 @@ def _write_summary(runs: list[Run], data: dict[str, ProblemData], path: Path) ->
         "final_norm_hv",
         "hv_auc",
     ]
-    keys += [k for k, _ in _PARTS] + ["wall_seconds"]
+    keys += [k for k, _ in _PARTS] + ["wall_seconds", "stopped_at_n"]
     from botorch_joint.metrics import hv_auc
 
     with open(path, "w", newline="") as fh:
@@ -762,6 +1252,7 @@ def _write_summary(runs: list[Run], data: dict[str, ProblemData], path: Path) ->
             row.append(hv_auc(r.hv / norm) if norm and r.hv is not None and len(r.hv) else math.nan)
             row += [r.timing.get(k, math.nan) for k, _ in _PARTS]
             row.append(r.timing.get("wall_seconds", math.nan))
+            row.append("" if stopped_at(r) is None else stopped_at(r))
             w.writerow(row)
 
 
@@ -775,6 +1266,13 @@ def main(argv: list[str] | None = None) -> int:
         default=list(DEFAULT_BASELINES),
         help="methods whose best final median HV is the 'evals to target' target",
     )
+    p.add_argument(
+        "--hpc",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="HPC-regime section: auto = for problems with a run of budget >= "
+        f"{HPC_BUDGET} or one the proposal cap stopped; on = every problem; off = none",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     if not (out / "records").is_dir():
@@ -783,7 +1281,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    path = build_report(out, args.report_dir, tuple(args.baselines))
+    path = build_report(out, args.report_dir, tuple(args.baselines), args.hpc)
     print(f"wrote {path}")
     return 0
 

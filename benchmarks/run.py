@@ -23,6 +23,30 @@ Examples::
     python benchmarks/run.py --problems c2dtlz2 mw7 --methods sobol nsga2 cma-es \\
         --seeds 0 1 2 3 4 --budget 200 --batch-size 20 --jobs 2 --out benchmarks/results
     python benchmarks/report.py benchmarks/results
+
+Proposal cap (``--proposal-cap SECONDS``): every method gets the same wall-clock limit per
+proposal. A proposal still running at the cap is interrupted there (by ``SIGALRM`` in the
+run's worker process; where no alarm can be set, not on Unix or not in the main thread,
+the proposal runs to its end and is judged afterwards). Its points are never evaluated:
+the run stops with the evaluations it had, and its record is complete (``status`` ``ok``,
+``complete`` true, so a resumed sweep does not run it again) with ``stopped`` =
+``"proposal cap"``, ``stopped_at_n`` (the evaluations it had when that proposal was
+asked), ``stopped_epoch``, ``stopped_proposal_seconds`` and ``stopped_how``
+(``"interrupted"`` or ``"finished after the cap"``); a run that spends its budget has
+``stopped`` = ``None``. The cap is one of the settings a stored record must match
+(``settings.proposal_cap``). Initial designs are not capped; peers are capped like the
+library's methods.
+
+The HPC regime (issue: budget 2,000 in batches of 100 on ``hh-cell``; where do the GPs
+stop being able to propose?), then its report (an HPC section with ``hpc_*.png``). The
+cap is wall-clock time, so run it on a quiet machine: two runs at a time get half the
+cores each (``--threads`` defaults to cores / jobs); at most 19 proposals of 600 s per run,
+hence the 4-hour ``--run-timeout``::
+
+    python benchmarks/run.py --problems hh-cell --methods c+o-ftt c+o-resnet gpr megp \\
+        --seeds 10 11 12 --budget 2000 --batch-size 100 --proposal-cap 600 \\
+        --jobs 2 --run-timeout 14400 --out benchmarks/results/hpc_regime
+    python benchmarks/report.py benchmarks/results/hpc_regime
 """
 
 from __future__ import annotations
@@ -41,11 +65,18 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from botorch_joint.result import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from botorch_joint.strategies.base import Proposal, Strategy  # noqa: E402 - light: no torch
 
 RECORD_FORMAT = "botorch_joint.benchmark/1"
 
@@ -260,7 +291,20 @@ def task_paths(out: Path, problem: str, method: str, seed: int) -> dict[str, Pat
 
 
 #: settings that must match between a stored record and the request
-_MATCH_KEYS = ("budget", "batch_size", "n_initial", "initial_design", "sensitivity", "options")
+_MATCH_KEYS = (
+    "budget",
+    "batch_size",
+    "n_initial",
+    "initial_design",
+    "sensitivity",
+    "options",
+    "proposal_cap",
+)
+
+
+def _settings(task: dict[str, Any]) -> dict[str, Any]:
+    """The settings of ``task`` a stored record must match (absent ones are ``None``)."""
+    return {k: task.get(k) for k in _MATCH_KEYS}
 
 
 def record_state(path: Path, task: dict[str, Any]) -> tuple[str, str]:
@@ -274,10 +318,11 @@ def record_state(path: Path, task: dict[str, Any]) -> tuple[str, str]:
     if rec.get("status") != "ok" or not rec.get("complete"):
         return "todo", f"previous attempt {rec.get('status', '?')}"
     saved = rec.get("settings", {})
+    asked = _settings(task)
     diff = [
-        f"{k}: stored {saved.get(k)!r}, asked {task[k]!r}"
+        f"{k}: stored {saved.get(k)!r}, asked {asked[k]!r}"
         for k in _MATCH_KEYS
-        if saved.get(k) != task[k]
+        if saved.get(k) != asked[k]
     ]
     if diff:
         return "conflict", "; ".join(diff)
@@ -304,6 +349,7 @@ def make_tasks(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
                         "initial_design": args.initial_design,
                         "sensitivity": args.sensitivity,
                         "options": dict(args.method_options.get(method, {})),
+                        "proposal_cap": args.proposal_cap,
                         "threads": args.threads,
                         "record": str(paths["record"]),
                         "log": str(paths["log"]),
@@ -311,6 +357,117 @@ def make_tasks(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
                     }
                 )
     return tasks
+
+
+# ---------------------------------------------------------------- proposal cap
+#: the value of a record's ``stopped`` field for a run ended by ``--proposal-cap``
+STOPPED_BY_CAP = "proposal cap"
+
+
+class ProposalCapReached(BaseException):
+    """A proposal ran past the per-proposal wall-clock cap.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that no ``except Exception`` in a
+    method's fitting or search code takes it for a failure of its own and carries on.
+    """
+
+
+class CappedStrategy(Strategy):
+    """A strategy whose every proposal must finish within ``cap`` seconds.
+
+    It hands every call to ``inner``. A proposal still running at the cap is interrupted
+    with :class:`ProposalCapReached` by a ``SIGALRM`` timer when one can be set (Unix,
+    main thread), else it runs to its end; either way a proposal that took longer than
+    the cap raises :class:`ProposalCapReached` and its points are not returned, so the
+    loop never evaluates them. :attr:`data` is then the run's record so far and
+    :attr:`stop` says where and how it stopped.
+
+    Args:
+        inner: the method's own strategy.
+        cap: seconds one proposal may take.
+        name: the method's name (the run's recorded method).
+        interrupt: interrupt a proposal at the cap where possible; ``False`` always lets
+            it finish first (then it is judged).
+
+    Attributes:
+        data: the :class:`~botorch_joint.result.Result` last handed to :meth:`propose`.
+        stop: ``None``, or after a stop ``{"n", "epoch", "seconds", "how"}``.
+    """
+
+    def __init__(self, inner: Strategy, cap: float, name: str, interrupt: bool = True) -> None:
+        if not cap > 0:
+            raise ValueError(f"the proposal cap must be positive seconds, got {cap!r}")
+        super().__init__(inner.problem, inner.budget, inner.seed)
+        self.inner = inner
+        self.cap = float(cap)
+        self.name = name
+        self.interrupt = interrupt
+        self.data: Result | None = None
+        self.stop: dict[str, Any] | None = None
+
+    def initial(self, n: int) -> np.ndarray:
+        """The inner strategy's initial design (not capped: it is not a proposal)."""
+        return self.inner.initial(n)
+
+    def propose(self, data: Result, n: int, epoch: int) -> Proposal:
+        """The inner strategy's proposal, or :class:`ProposalCapReached` past the cap."""
+        self.data = data
+        n_before = len(data)
+        t0 = time.perf_counter()
+
+        def reached(how: str) -> ProposalCapReached:
+            secs = time.perf_counter() - t0
+            self.stop = {"n": n_before, "epoch": int(epoch), "seconds": secs, "how": how}
+            return ProposalCapReached(
+                f"the proposal of epoch {epoch} at n = {n_before} took {secs:.1f} s, "
+                f"over the cap of {self.cap:g} s ({how})"
+            )
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise reached("interrupted")
+
+        timer = self.interrupt and _alarm_usable()
+        old = signal.signal(signal.SIGALRM, on_alarm) if timer else None
+        try:
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, self.cap)
+            prop = self.inner.propose(data, n, epoch)
+        finally:
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+        if time.perf_counter() - t0 > self.cap:
+            raise reached("finished after the cap")
+        return prop
+
+
+def _alarm_usable() -> bool:
+    """Whether a ``SIGALRM`` timer can interrupt this thread (Unix, main thread)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def capped_strategy(task: dict[str, Any], problem: Any) -> CappedStrategy:
+    """The strategy :func:`botorch_joint.optimize` would build for ``task``, capped.
+
+    Built with the same arguments as the loop's own (a space-filling method's initial
+    design is the method itself), so that a capped run proposes what an uncapped one
+    does, and a checkpoint of either resumes as the other.
+    """
+    from botorch_joint.strategies import make_strategy
+    from botorch_joint.strategies.registry import spans_budget
+
+    method = task["method"]
+    inner = make_strategy(
+        method,
+        problem,
+        budget=task["budget"],
+        seed=task["seed"],
+        initial_design=method if spans_budget(method) else task["initial_design"],
+        sensitivity=task["sensitivity"],
+        batch_size=task["batch_size"],
+        options=task["options"],
+    )
+    return CappedStrategy(inner, float(task["proposal_cap"]), name=method)
 
 
 # --------------------------------------------------------------------- worker
@@ -339,21 +496,31 @@ def execute(task: dict[str, Any], provenance: dict[str, Any] | None = None) -> d
         resume = _usable_checkpoint(run_dir, task, task["method"], problem.dim)
         if resume:
             print(f"resuming from {run_dir}", flush=True)
+        capped = capped_strategy(task, problem) if task.get("proposal_cap") else None
         wall_from = time.perf_counter()
-        result = bj.optimize(
-            problem,
-            method=task["method"],
-            budget=task["budget"],
-            n_initial=task["n_initial"],
-            batch_size=task["batch_size"],
-            initial_design=task["initial_design"],
-            sensitivity=task["sensitivity"],
-            run_dir=run_dir,
-            resume=resume,
-            seed=task["seed"],
-            progress=False,
-            method_options=task["options"],
-        )
+        stop = None
+        try:
+            result = bj.optimize(
+                problem,
+                method=task["method"],
+                budget=task["budget"],
+                n_initial=task["n_initial"],
+                batch_size=task["batch_size"],
+                initial_design=task["initial_design"],
+                sensitivity=task["sensitivity"],
+                run_dir=run_dir,
+                resume=resume,
+                seed=task["seed"],
+                progress=False,
+                method_options=task["options"],
+                strategy=capped,
+            )
+        except ProposalCapReached as exc:
+            if capped is None or capped.stop is None:  # not our cap: nothing to keep
+                raise RuntimeError(f"unexpected {exc!r}") from None
+            print(f"stopped: {exc}; it was stopped in:", flush=True)
+            traceback.print_exc()  # the log says where (fitting, search...) it was
+            result, stop = capped.data, capped.stop
         wall = time.perf_counter() - wall_from
         data = result.to_json_dict()
         data["feasible"] = result.feasible.tolist()
@@ -371,7 +538,14 @@ def execute(task: dict[str, Any], provenance: dict[str, Any] | None = None) -> d
             "wall_seconds": wall,  # of this attempt only, when the run was resumed
             "resumed": resume,
         }
-        rec["status"], rec["complete"] = "ok", bool(result.complete)
+        rec["stopped"] = None if stop is None else STOPPED_BY_CAP
+        rec["stopped_at_n"] = None if stop is None else stop["n"]
+        if stop is not None:
+            rec["stopped_epoch"] = stop["epoch"]
+            rec["stopped_proposal_seconds"] = stop["seconds"]
+            rec["stopped_how"] = stop["how"]
+        # A run the cap stopped is finished: running it again would stop there again.
+        rec["status"], rec["complete"] = "ok", bool(result.complete) or stop is not None
         rec["error"] = None
     except Exception as exc:  # a failed run is data: record it and let the sweep go on
         rec["status"], rec["complete"] = "error", False
@@ -465,7 +639,7 @@ def _record_header(task: dict[str, Any]) -> dict[str, Any]:
         "method": task["method"],
         "kind": task["kind"],
         "seed": task["seed"],
-        "settings": {k: task[k] for k in _MATCH_KEYS} | {"threads": task["threads"]},
+        "settings": _settings(task) | {"threads": task["threads"]},
     }
 
 
@@ -754,6 +928,12 @@ def _record_summary(path: Path) -> str:
     max_hv = (rec.get("result") or {}).get("max_hv")
     if hv:
         txt += f", HV {hv[-1]:.4g}" + (f" ({hv[-1] / max_hv:.3f} of max)" if max_hv else "")
+    if rec.get("stopped"):
+        txt += (
+            f"; STOPPED by the {rec['stopped']} at n = {rec.get('stopped_at_n')} "
+            f"(that proposal: {rec.get('stopped_proposal_seconds', float('nan')):.1f} s, "
+            f"{rec.get('stopped_how')})"
+        )
     return txt
 
 
@@ -785,6 +965,14 @@ def _parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="torch/BLAS threads per run (default: cores/jobs)"
     )
     p.add_argument("--run-timeout", type=float, default=None, help="seconds before a run is killed")
+    p.add_argument(
+        "--proposal-cap",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of one proposal: a run whose proposal takes longer stops "
+        "there, keeps what it has, and is recorded as complete with stopped='proposal cap'",
+    )
     p.add_argument("--progress-every", type=float, default=60.0, help="seconds between updates")
     p.add_argument("--skip-failed", action="store_true", help="do not retry runs that failed")
     p.add_argument("--inline", action="store_true", help="run in this process (debugging)")
@@ -863,6 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args.methods.append(m)
     args.seeds = args.seeds if args.seeds is not None else list(range(args.n_seeds))
+    if args.proposal_cap is not None and not args.proposal_cap > 0:
+        raise SystemExit(f"--proposal-cap: must be positive seconds, got {args.proposal_cap}")
     args.sensitivity = None if args.sensitivity == "none" else args.sensitivity
     if args.threads is None:
         args.threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
@@ -884,9 +1074,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         else:
             todo.append(task)
+    cap = f", proposal cap {args.proposal_cap:g} s" if args.proposal_cap else ""
     say(
         f"{len(tasks)} runs ({len(args.problems)} problems x {len(args.methods)} methods x "
-        f"{len(args.seeds)} seeds), budget {args.budget}, batch {args.batch_size}: "
+        f"{len(args.seeds)} seeds), budget {args.budget}, batch {args.batch_size}{cap}: "
         f"{n_done} already done, {len(todo)} to run, {args.jobs} at a time, "
         f"{args.threads} thread(s) each; output {out}"
     )
@@ -916,6 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
         "initial_design": args.initial_design,
         "sensitivity": args.sensitivity,
         "method_options": args.method_options,
+        "proposal_cap": args.proposal_cap,
         "jobs": args.jobs,
         "threads": args.threads,
         "smoke": args.smoke,
