@@ -8,6 +8,15 @@ the other). Because the supervisor owns its workers, it can do what a generic
 killed and replaced, a worker that dies (``os._exit``, a segfault) is replaced, and in
 both cases only the point it was running fails. Workers die with this process (Linux
 ``PR_SET_PDEATHSIG``), so a killed batch job leaves no simulation running.
+
+Why not a maintained pool such as ``pebble`` (considered for issue 17): its
+``ProcessPool`` also cancels a task past its timeout and replaces a worker that died,
+but it queues every scheduled task and does not say when a worker picks one up. The run
+journal marks a point as running just before it is handed to a worker (``on_dispatch``),
+so that after a crash the next attempt knows which points were in flight; behind
+pebble's queue every scheduled point would look in flight. Here a point is handed to a
+worker only when that worker is free. A pool with the ``concurrent.futures`` interface
+still works through :mod:`~botorch_joint.parallel.executor`.
 """
 
 from __future__ import annotations
