@@ -14,8 +14,9 @@ Methods, each given the same number of true evaluations (``--budgets``):
 BluePyOpt's optimisers run through their own API (``run(max_ngen=...)``) with their own
 evaluator calls; a ``map_function`` counts and times every evaluation and stops the run
 (by raising) once the budget is spent, so every method sees exactly ``budget``
-evaluations. The evaluator is the same object type for everyone and runs its protocols in
-the calling process. Their scores are then read the way ``from_bluepyopt`` reads them
+evaluations (CMA-ES may also end earlier by its own stopping rules: the record
+says ``stopped_early`` and the report names such runs). The evaluator is the same
+object type for everyone and runs its protocols in the calling process. Their scores are then read the way ``from_bluepyopt`` reads them
 (:class:`~botorch_joint.problems.neuro.bluepyopt.BluePyOptEvaluate`): a score at or above
 BluePyOpt's penalty (eFEL could not compute a feature) makes a failed evaluation.
 
@@ -249,11 +250,13 @@ def run_bpo(task: dict[str, Any], problem: Any) -> dict[str, Any]:
     except BudgetSpent:
         pass
     wall = time.perf_counter() - t0
-    if len(rows) < budget:
-        raise RuntimeError(f"{task['method']} stopped after {len(rows)} of {budget} evaluations")
+    # CMA-ES may end before the budget by its own stopping rules (BluePyOpt's: equal
+    # function values, stagnation, a collapsed step size); that is how it behaves for
+    # its users too, so the run keeps the evaluations it made and says so.
+    n = len(rows)
     m = len(names)
-    Y = np.full((budget, m), np.nan)
-    failed = np.zeros(budget, dtype=bool)
+    Y = np.full((n, m), np.nan)
+    failed = np.zeros(n, dtype=bool)
     errors: list[str | None] = []
     for i, (_, s, _) in enumerate(rows):
         try:
@@ -273,6 +276,7 @@ def run_bpo(task: dict[str, Any], problem: Any) -> dict[str, Any]:
         "eval_seconds": np.array([r[2] for r in rows]),
         "wall_seconds": wall,
         "n_initial": lam,
+        "stopped_early": n < budget,
     }
 
 
@@ -325,6 +329,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
             },
             **summary,
             "n": int(len(run["X"])),
+            "stopped_early": bool(run.get("stopped_early", False)),
             "n_initial": run["n_initial"],
             "wall_seconds": run["wall_seconds"],
             "simulation_seconds": sim,
@@ -436,6 +441,12 @@ def report(out: Path) -> str:
             f"| {_med([r['simulation_seconds'] for r in rs])} "
             f"| {_med([r['proposal_seconds'] for r in rs])} |"
         )
+    early = [
+        f"{r['settings']['model']} {r['settings']['method']} budget {r['settings']['budget']} "
+        f"seed {r['settings']['seed']} ({r['n']} evaluations)"
+        for r in sorted(recs, key=lambda r: tuple(str(v) for v in r["settings"].values()))
+        if r.get("stopped_early")
+    ]
     thresholds = sorted({r["settings"]["threshold"] for r in recs})
     notes = [
         "",
@@ -447,6 +458,11 @@ def report(out: Path) -> str:
         "reached it; reached/seeds in brackets). Seconds are per run (median [min, max]); "
         "proposal = wall time - simulation.",
     ]
+    if early:
+        notes.append(
+            "\nStopped by the optimiser's own rules before the budget (its figures are "
+            "those of the evaluations it made): " + "; ".join(early) + "."
+        )
     return "\n".join(lines + notes) + "\n"
 
 

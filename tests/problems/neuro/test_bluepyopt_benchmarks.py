@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -33,6 +33,37 @@ def test_evals_to_reach() -> None:
     assert compare.evals_to_reach(ws, 4.0) == 3
     assert compare.evals_to_reach(ws, 2.0) == 6
     assert compare.evals_to_reach(ws, 1.0) is None
+
+
+def _record(out: Path, method: str, seed: int, ws: list[float], stopped: bool) -> None:
+    settings = {"model": "m", "method": method, "seed": seed, "budget": 4, "threshold": 3.0}
+    path = compare.record_path(out, "m", method, 4, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = {
+        "format": compare.RECORD_FORMAT,
+        "status": "ok",
+        "settings": settings,
+        "hv_norm": 0.5,
+        "best_ws": min(ws),
+        "weighted_sum": ws,
+        "n": len(ws),
+        "n_feasible": 1,
+        "n_failed": 0,
+        "simulation_seconds": 1.0,
+        "proposal_seconds": 0.0,
+        "stopped_early": stopped,
+    }
+    path.write_text(json.dumps(rec))
+
+
+def test_report_names_runs_the_optimiser_stopped_early(tmp_path: Path) -> None:
+    _record(tmp_path, "ibea", 0, [5.0, 4.0, 3.0, 2.0], stopped=False)
+    _record(tmp_path, "cma-es", 0, [6.0, 2.0], stopped=True)
+    text = compare.report(tmp_path)
+    assert "| m | 4 | cma-es | 1 |" in text
+    assert "before the budget" in text and "m cma-es budget 4 seed 0 (2 evaluations)" in text
+    _record(tmp_path, "cma-es", 0, [6.0, 2.0, 2.0, 2.0], stopped=False)
+    assert "before the budget" not in compare.report(tmp_path)
 
 
 def test_summarise_counts_feasible_hv_and_weighted_sum() -> None:
