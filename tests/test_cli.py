@@ -314,23 +314,28 @@ def test_no_progress_prints_epoch_lines(tmp_path, monkeypatch, capsys):
 
 # ------------------------------------------------------------------------ Ctrl-C
 SLOW_MODULE = """
+import os
 import time
+from pathlib import Path
+
 import botorch_joint as bj
 
+CALLS = 0
+
 def _f(p):
-    time.sleep(0.15)
+    # After 12 evaluations the simulator marks the moment and slows down, so the test's
+    # Ctrl-C lands mid-run however loaded the machine is (and a resumed run, a new
+    # process, starts the count afresh).
+    global CALLS
+    CALLS += 1
+    if CALLS == 13:
+        Path(os.environ["SLOW_MARKER"]).write_text("12 done")
+    time.sleep(0.15 if CALLS <= 12 or "SLOW_RESUMED" in os.environ else 2.0)
     return {"f1": p["a"], "f2": 1 - p["a"] + p["b"], "ok": 0.8 - p["b"]}
 
 problem = bj.Problem("slow", {"a": (0, 1), "b": (0, 1)}, ["f1", "f2"], ["ok"],
                      evaluate=_f, ref_point=[1.1, 2.1])
 """
-
-
-def _finished(run: Path) -> int:
-    try:
-        return len(bj.load_result(run))
-    except (FileNotFoundError, ValueError):  # not written yet, or being replaced
-        return 0
 
 
 def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
@@ -339,13 +344,16 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     argv = ["run", "slow_problem:problem", "--method", "sobol", "--budget", "40"]
     argv += ["--batch-size", "8", "--run-dir", str(run)]
     env = _env_with_path(tmp_path)
+    marker = tmp_path / "twelve_done"
+    env["SLOW_MARKER"] = str(marker)
     proc = subprocess.Popen(
         [sys.executable, "-m", "botorch_joint.cli", *argv],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while _finished(run) < 11 and time.monotonic() < deadline and proc.poll() is None:
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    assert marker.exists() and proc.poll() is None, "the run ended before its 13th evaluation"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, err
@@ -361,7 +369,8 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     assert command[0] == "botorch-joint" and command[-1] == "--resume"
     again = subprocess.run(
         [sys.executable, "-m", "botorch_joint.cli", *command[1:]],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env={**env, "SLOW_RESUMED": "1"}, capture_output=True, text=True,
+        timeout=120,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     result = bj.load_result(run)
