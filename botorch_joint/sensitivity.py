@@ -20,11 +20,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from botorch_joint.models.prediction import Surrogate
 
 __all__ = [
     "METHODS",
@@ -73,7 +76,7 @@ class SensitivityIndices:
 
 
 # ---------------------------------------------------------------- model access
-def _bounds(model: Any, bounds: Any) -> np.ndarray:
+def _bounds(model: Surrogate, bounds: Any) -> np.ndarray:
     b = model.bounds if bounds is None else bounds
     if isinstance(b, Tensor):
         b = b.detach().cpu().numpy()
@@ -83,7 +86,7 @@ def _bounds(model: Any, bounds: Any) -> np.ndarray:
     return b
 
 
-def _output_fn(model: Any, bounds: np.ndarray, include_feasibility: bool):
+def _output_fn(model: Surrogate, bounds: np.ndarray, include_feasibility: bool):
     """``U (N, d) tensor -> (N, o)`` outputs: objectives, then feasibility log-odds."""
     from botorch_joint.acquisition.loss import predict
 
@@ -109,7 +112,7 @@ def _names(d: int, parameter_names: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _output_names(model: Any, o: int, output_names: Sequence[str] | None) -> list[str]:
+def _output_names(model: Surrogate, o: int, output_names: Sequence[str] | None) -> list[str]:
     if output_names is not None and len(output_names) == o:
         return list(output_names)
     m = int(getattr(model, "num_objectives", o))
@@ -134,7 +137,7 @@ def _finish(
 
 # ------------------------------------------------------------------ estimators
 def sgrad(
-    model: Any,
+    model: Surrogate,
     bounds: Any = None,
     n: int = 256,
     seed: int = 0,
@@ -189,7 +192,7 @@ def _salib(
     method: str,
     sample: Callable[[dict[str, Any]], np.ndarray],
     analyze: Callable[[dict[str, Any], np.ndarray, np.ndarray], Any],
-    model: Any,
+    model: Surrogate,
     bounds: Any,
     include_feasibility: bool,
     parameter_names: Sequence[str] | None,
@@ -227,7 +230,7 @@ def _salib(
 
 
 def fast(
-    model: Any,
+    model: Surrogate,
     bounds: Any = None,
     n: int = 128,
     seed: int = 0,
@@ -271,7 +274,7 @@ def fast(
 
 
 def dgsm(
-    model: Any,
+    model: Surrogate,
     bounds: Any = None,
     n: int = 128,
     seed: int = 0,
@@ -309,7 +312,7 @@ def dgsm(
     )
 
 
-def compute(method: str, model: Any, bounds: Any = None, **kwargs: Any) -> SensitivityIndices:
+def compute(method: str, model: Surrogate, bounds: Any = None, **kwargs: Any) -> SensitivityIndices:
     """Run the estimator called ``method`` (``"sgrad"``, ``"fast"`` or ``"dgsm"``)."""
     funcs = {"sgrad": sgrad, "fast": fast, "dgsm": dgsm}
     if method not in funcs:

@@ -53,6 +53,8 @@ class OutcomePredictor(Protocol):
 
     num_objectives: int
     num_constraints: int
+    #: ``(2, d)`` box of the inputs, problem units
+    bounds: Tensor
 
     def predict_outcomes(self, X: Tensor) -> Prediction:
         """The :class:`Prediction` at ``X`` (``(..., n, d)``, problem units)."""
