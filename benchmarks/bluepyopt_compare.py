@@ -16,9 +16,10 @@ evaluator calls; a ``map_function`` counts and times every evaluation and stops 
 (by raising) once the budget is spent, so every method sees exactly ``budget``
 evaluations (CMA-ES may also end earlier by its own stopping rules: the record
 says ``stopped_early`` and the report names such runs). The evaluator is the same
-object type for everyone and runs its protocols in the calling process. Their scores are then read the way ``from_bluepyopt`` reads them
-(:class:`~botorch_joint.problems.neuro.bluepyopt.BluePyOptEvaluate`): a score at or above
-BluePyOpt's penalty (eFEL could not compute a feature) makes a failed evaluation.
+object type for everyone and runs its protocols in the calling process. Their scores
+are then read the way ``from_bluepyopt`` reads them
+(:class:`~botorch_joint.problems.neuro.bluepyopt.BluePyOptEvaluate`): a score at or
+above BluePyOpt's penalty (eFEL could not compute a feature) makes a failed evaluation.
 
 Per run the record holds every evaluation and:
 
