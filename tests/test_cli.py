@@ -349,6 +349,9 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "botorch_joint.cli", *argv],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a test suite started in the background (`cmd &`) inherits SIGINT ignored,
+        # and Python then never raises KeyboardInterrupt: give the run Ctrl-C back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
