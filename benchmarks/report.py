@@ -358,6 +358,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 #: a fixed colour per method: ours warm, GP baselines blue, Ax black, peers green/purple/
 #: brown, space-filling grey
 COLOURS = {
@@ -423,10 +431,7 @@ def plot_hv(data: dict[str, ProblemData], path: Path, col: dict[str, Any]) -> Pa
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle("Normalised hypervolume: median over seeds, band = interquartile range")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def plot_feasible(data: dict[str, ProblemData], path: Path, col: dict[str, Any]) -> Path:
@@ -460,10 +465,7 @@ def plot_feasible(data: dict[str, ProblemData], path: Path, col: dict[str, Any])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Feasible share per epoch: median over seeds (epoch 0 = initial design)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 _PARTS = (
@@ -478,7 +480,6 @@ def plot_compute(
     stats: dict[str, dict[str, dict[str, Any]]], path: Path, log: bool = False
 ) -> Path:
     """Mean seconds per run split by kind, stacked, one panel per problem (cf. paper Fig. 5B)."""
-    plt = _pyplot()
     fig, axes = _grid(len(stats), width=5.2)
     colours_ = ("#4c72b0", "#dd8452", "#55a868", "#bbbbbb")
     for ax, (problem, by_m) in zip(axes, stats.items()):
@@ -496,10 +497,7 @@ def plot_compute(
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Where the time goes: evaluation vs surrogate training vs search")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------- tables
@@ -861,10 +859,7 @@ def plot_hpc_hv(
         "HPC regime: HV vs evaluations (median, IQR over the seeds still running; "
         "x = stopped by the proposal cap)",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def plot_hpc_hv_time(
@@ -917,10 +912,7 @@ def plot_hpc_hv_time(
         "HPC regime: HV vs cumulative proposal time (median, IQR over seeds; "
         "x = stopped by the proposal cap)",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def plot_hpc_proposal_seconds(
@@ -986,10 +978,7 @@ def plot_hpc_proposal_seconds(
         f"HPC regime: seconds per proposal vs n (median over seeds; dashed: least-squares "
         f"fit over n >= {HPC_SLOPE_FROM_N}; open circle: stopped at the cap)",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def hpc_table(pd_: ProblemData, hst: dict[str, dict[str, Any]]) -> str:
