@@ -454,7 +454,7 @@ def capped_strategy(task: dict[str, Any], problem: Any) -> CappedStrategy:
     does, and a checkpoint of either resumes as the other.
     """
     from botorch_joint.strategies import make_strategy
-    from botorch_joint.strategies.registry import spans_budget
+    from botorch_joint.strategies.registry import initial_design_for
 
     method = task["method"]
     inner = make_strategy(
@@ -462,7 +462,7 @@ def capped_strategy(task: dict[str, Any], problem: Any) -> CappedStrategy:
         problem,
         budget=task["budget"],
         seed=task["seed"],
-        initial_design=method if spans_budget(method) else task["initial_design"],
+        initial_design=initial_design_for(method, task["initial_design"]),
         sensitivity=task["sensitivity"],
         batch_size=task["batch_size"],
         options=task["options"],

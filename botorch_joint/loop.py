@@ -37,7 +37,7 @@ from botorch_joint.run_batch import run_batch
 from botorch_joint.run_lock import RunLock
 from botorch_joint.run_setup import check_int, json_form, start_run, warn_small_budget
 from botorch_joint.strategies import Strategy, get_method, make_strategy
-from botorch_joint.strategies.registry import spans_budget
+from botorch_joint.strategies.registry import initial_design_for, spans_budget
 
 
 def optimize(
@@ -153,8 +153,7 @@ def optimize(
         raise SettingsError(f"n_initial ({n_initial}) exceeds budget ({budget})")
     if resume and run_dir is None:
         raise SettingsError("resume=True needs run_dir")
-    if spans_budget(method_name):
-        initial_design = method_name  # the method's own design is the initial design too
+    initial_design = initial_design_for(method_name, initial_design)
     settings = {
         "method": method_name,
         "budget": budget,

@@ -38,6 +38,7 @@ __all__ = [
     "MethodSpec",
     "UnknownMethodError",
     "get_method",
+    "initial_design_for",
     "make_strategy",
     "method_names",
     "register_method",
@@ -181,6 +182,11 @@ def spans_budget(name: str) -> bool:
     """Whether ``name`` is a registered method whose own design spans the budget."""
     spec = _REGISTRY.get(name)
     return spec is not None and spec.whole_budget
+
+
+def initial_design_for(method: str, initial_design: str) -> str:
+    """The initial design a run of ``method`` uses: its own, if its design spans the budget."""
+    return method if spans_budget(method) else initial_design
 
 
 def make_strategy(
