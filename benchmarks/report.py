@@ -28,7 +28,11 @@ slope. The figures are PNGs beside the others in the report directory; for
 Usage::
 
     python benchmarks/report.py OUT [--report-dir OUT/report] [--baselines gpr megp]
-        [--hpc auto|on|off]
+        [--hpc auto|on|off] [--short DIR ...]
+
+Runs at a smaller budget (``--short DIR``: another ``run.py`` output, e.g. ``ax-default``
+at 3 seeds and budget 100): a section per such directory compares every method at that
+budget, the main runs read from their first evaluations on the seeds both have.
 
 The HPC-regime sweep (see ``benchmarks/run.py``) and its report::
 
@@ -628,6 +632,72 @@ def failures_table(bad: list[dict[str, Any]]) -> str:
     return _table(["problem", "method", "seed", "status", "error"], rows)
 
 
+# ------------------------------------------------------- runs of a smaller budget
+def short_budget_section(data: dict[str, ProblemData], short: Path) -> list[str]:
+    """Runs of a smaller budget (another ``run.py`` output) against the main runs' start.
+
+    A method too expensive for the main budget (``ax-default``) runs with fewer seeds and
+    a smaller budget ``N`` in its own directory. Per problem it ran on, every method is
+    compared at ``N`` evaluations: the main runs read from their first ``N`` evaluations,
+    on the seeds the short runs share with them and on all their seeds, normalised as in
+    the main tables.
+    """
+    runs, bad, infos = load(short)
+    if not runs:
+        return ["", f"## At a smaller budget (`{short}`)", "", "No finished runs there yet."]
+    lines = ["", f"## At a smaller budget: `{short}`", ""]
+    lines.append(
+        "Median normalised HV at N evaluations [min, max] (N: the short runs' budget). "
+        "The main runs are read from their first N evaluations; `common seeds` uses only the "
+        "seeds the short runs have, `all seeds` every seed of the main runs. `proposal s`: "
+        "median seconds per proposal after the initial design."
+    )
+    short_data = group(runs, {**infos, **{k: v.info for k, v in data.items()}})
+    for name, spd in short_data.items():
+        main = data.get(name)
+        norm = main.normaliser if main is not None else spd.normaliser
+        n = min(len(r.epoch) for rs in spd.by_method.values() for r in rs)
+        seeds = sorted({r.seed for rs in spd.by_method.values() for r in rs})
+        rows = []
+        by_method = dict(spd.by_method)
+        if main is not None:
+            by_method = {**main.by_method, **by_method}
+        for m in sorted(by_method, key=method_sort_key):
+            rs = [r for r in by_method[m] if len(r.epoch) >= n and r.hv is not None]
+            common = [r for r in rs if r.seed in seeds]
+
+            secs = [s for r in common for s in proposal_points(r)[1][: _proposals_before(r, n)]]
+            feas = sum(bool(r.feasible[:n].any()) for r in common)
+            rows.append(
+                [
+                    f"`{m}`",
+                    _hv_at(common, n, norm),
+                    _hv_at(rs, n, norm),
+                    f"{feas}/{len(common)}" if common else "-",
+                    _f(float(np.median(secs)), 1) if secs else "-",
+                ]
+            )
+        header = ["method", f"common seeds {seeds}", "all seeds", "seeds w/ feasible"]
+        lines += ["", f"### {name}, N = {n}", "", _table(header + ["proposal s"], rows)]
+    if bad:
+        lines += ["", "Failed or unfinished there:", "", failures_table(bad)]
+    return lines
+
+
+def _hv_at(runs: list[Run], n: int, norm: float | None) -> str:
+    """Median [min, max] (seeds) normalised HV after ``n`` evaluations."""
+    if not runs or not norm:
+        return "-"
+    v = np.array([r.hv[n - 1] for r in runs if r.hv is not None]) / norm
+    return f"{np.median(v):.3f} [{v.min():.3f}, {v.max():.3f}] ({len(v)})"
+
+
+def _proposals_before(run: Run, n: int) -> int:
+    """How many of the run's proposals after the design were made from fewer than n points."""
+    made_at, _ = proposal_points(run)
+    return int(np.sum(made_at < n))
+
+
 # ------------------------------------------------------------------- HPC regime
 #: ``--hpc auto`` adds the HPC section for problems with a run of at least this budget
 HPC_BUDGET = 1000
@@ -1077,6 +1147,7 @@ def build_report(
     report_dir: Path | None = None,
     baselines: tuple[str, ...] = DEFAULT_BASELINES,
     hpc: str = "auto",
+    short: tuple[Path, ...] = (),
 ) -> Path:
     """Write ``report.md``, ``summary.csv`` and the PNG figures; returns the report path.
 
@@ -1086,6 +1157,8 @@ def build_report(
         baselines: the methods whose best final median HV is the "evals to target" target.
         hpc: ``"auto"``, ``"on"`` or ``"off"``: which problems get the HPC-regime section
             (:func:`hpc_problems`).
+        short: output directories of runs at a smaller budget, each compared with the
+            main runs' first evaluations (:func:`short_budget_section`).
     """
     if hpc not in ("auto", "on", "off"):
         raise ValueError(f"hpc must be 'auto', 'on' or 'off', got {hpc!r}")
@@ -1173,6 +1246,8 @@ def build_report(
         hpc_names = hpc_problems(data, hpc)
         if hpc_names:
             lines += hpc_section(data, hpc_names, report_dir, col)
+        for extra in short:
+            lines += short_budget_section(data, Path(extra))
 
         lines += ["", "## Per problem", ""]
         lines.append(
@@ -1262,6 +1337,14 @@ def main(argv: list[str] | None = None) -> int:
         help="HPC-regime section: auto = for problems with a run of budget >= "
         f"{HPC_BUDGET} or one the proposal cap stopped; on = every problem; off = none",
     )
+    p.add_argument(
+        "--short",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="output dirs of runs at a smaller budget (e.g. ax-default), compared with the "
+        "main runs' first evaluations",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     if not (out / "records").is_dir():
@@ -1270,7 +1353,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    path = build_report(out, args.report_dir, tuple(args.baselines), args.hpc)
+    for extra in args.short:
+        if not (extra / "records").is_dir():
+            print(f"report.py: no records under {extra}/records (--short)", file=sys.stderr)
+            return 1
+    path = build_report(out, args.report_dir, tuple(args.baselines), args.hpc, tuple(args.short))
     print(f"wrote {path}")
     return 0
 
