@@ -19,6 +19,8 @@ Examples::
     python benchmarks/search_methods.py --suite hh-cell --methods c+o-ftt --seeds 0
     nohup python benchmarks/search_methods.py > benchmarks/results/search_methods.log &
     python benchmarks/search_methods.py --epoch-timing       # one epoch at n = 300, d = 12
+    python benchmarks/search_methods.py --epoch-timing --epoch-n 500 1000 2000 \
+        --epoch-problem hh-cell --methods c+o-ftt gpr --mixture-gp-max-rows default none
 """
 
 from __future__ import annotations
@@ -177,24 +179,52 @@ def summarise(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def epoch_timing(seed: int, method: str, method_options: dict[str, Any]) -> dict[str, Any]:
-    """Time one epoch (fit + sensitivity + search) at n = 300 on c2dtlz2 (d = 12)."""
+_EPOCH_DATA: dict[tuple[str, int, int], Any] = {}
+
+
+def epoch_timing(
+    seed: int,
+    method: str,
+    method_options: dict[str, Any],
+    n: int = 300,
+    problem_name: str = "c2dtlz2",
+    mixture_gp_max_rows: int | None = -1,
+) -> dict[str, Any]:
+    """Time one epoch (fit + sensitivity + search) at ``n`` Sobol points of a problem.
+
+    ``mixture_gp_max_rows``: the network methods' mixture GP row cap for this epoch
+    (``None``: uncapped, as before the cap; -1: the library's default).
+    """
     import botorch_joint as bj
+    import botorch_joint.strategies.surrogate as surrogate
     from botorch_joint.designs import sample
     from botorch_joint.strategies import make_strategy
 
-    problem = bj.problems.get("c2dtlz2", dim=12)
-    res = bj.Result.empty(problem)
-    X = problem.from_unit(sample("sobol", 300, problem.dim, seed))
-    res.append(X, problem.evaluate_batch(X), 0)
-    strategy = make_strategy(method, problem, budget=320, seed=seed, options=method_options)
-    t0 = time.perf_counter()
-    prop = strategy.propose(res, 20, 1)
-    total = time.perf_counter() - t0
+    options = {"dim": 12} if problem_name == "c2dtlz2" else {}
+    problem = bj.problems.get(problem_name, **options)
+    key = (problem_name, n, seed)
+    if key not in _EPOCH_DATA:  # the same points for every method timed in this process
+        res = bj.Result.empty(problem)
+        X = problem.from_unit(sample("sobol", n, problem.dim, seed))
+        res.append(X, problem.evaluate_batch(X), 0)
+        _EPOCH_DATA[key] = res
+    res = _EPOCH_DATA[key]
+    default = surrogate.MIXTURE_GP_MAX_ROWS
+    cap = default if mixture_gp_max_rows == -1 else mixture_gp_max_rows
+    surrogate.MIXTURE_GP_MAX_ROWS = cap  # type: ignore[assignment]
+    try:
+        strategy = make_strategy(method, problem, budget=n + 20, seed=seed, options=method_options)
+        t0 = time.perf_counter()
+        prop = strategy.propose(res, 20, 1)
+        total = time.perf_counter() - t0
+    finally:
+        surrogate.MIXTURE_GP_MAX_ROWS = default
     return {
         "method": method,
-        "n": 300,
+        "problem": problem_name,
+        "n": n,
         "d": problem.dim,
+        "mixture_gp_max_rows": cap if getattr(strategy, "gp_mixture", False) else None,
         "total_seconds": total,
         "train_seconds": prop.train_seconds,
         "search_seconds": prop.search_seconds,
@@ -215,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method-options", default="{}", help="JSON dict for the surrogate strategies")
     ap.add_argument("--tag", default="", help="suffix of the output files")
     ap.add_argument("--epoch-timing", action="store_true", help="only time one epoch")
+    ap.add_argument("--epoch-n", nargs="+", type=int, default=[300], help="epoch-timing sizes")
+    ap.add_argument("--epoch-problem", default="c2dtlz2", help="epoch-timing problem")
+    ap.add_argument(
+        "--mixture-gp-max-rows",
+        nargs="+",
+        default=["default"],
+        help="epoch timing: the mixture GP's row caps to time ('default', 'none' or a number)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -226,14 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     tag = f"_{args.tag}" if args.tag else ""
 
     if args.epoch_timing:
-        rows = [
-            epoch_timing(s, m, method_options)
-            for m in (args.methods or ["c+o-ftt"])
-            for s in args.seeds
-        ]
-        (out / f"epoch_timing{tag}.json").write_text(json.dumps(rows, indent=1))
-        for r in rows:
-            print(json.dumps(r))
+        caps = [{"default": -1, "none": None}.get(c, c) for c in args.mixture_gp_max_rows]
+        caps = [c if c in (-1, None) else int(c) for c in caps]
+        rows = []
+        for n in args.epoch_n:
+            for m in args.methods or ["c+o-ftt"]:
+                for cap in caps if m.startswith("c+o-") else [-1]:
+                    for s in args.seeds:
+                        rows.append(epoch_timing(s, m, method_options, n, args.epoch_problem, cap))
+                        print(json.dumps(rows[-1]), flush=True)
+                        (out / f"epoch_timing{tag}.json").write_text(json.dumps(rows, indent=1))
         return 0
 
     path = out / f"search_methods{tag}.json"

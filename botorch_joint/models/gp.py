@@ -32,6 +32,7 @@ from botorch.models.utils.gpytorch_modules import (
     MIN_INFERRED_NOISE_LEVEL,
     get_covar_module_with_dim_scaled_prior,
 )
+from botorch.utils.multi_objective.pareto import is_non_dominated
 from gpytorch.constraints import GreaterThan
 from gpytorch.likelihoods import MultitaskGaussianLikelihood
 from gpytorch.priors import LogNormalPrior
@@ -123,6 +124,12 @@ class GPR(ModelListGP):
         train_Y: ``(n, m)`` objectives (minimised; NaN rows for failed evaluations).
         train_C: ``(n, k)`` constraint values (satisfied iff ``>= 0``) or ``None``.
         bounds: ``(2, d)`` input bounds; defaults to the range of ``train_X``.
+        max_rows: condition on at most this many rows (``None``: all): the feasible
+            non-dominated rows and a uniform random draw of the others. An exact GP's fit
+            grows with the cube of the rows, so a cap keeps its cost fixed as data grow;
+            rows left out are predicted, not conditioned on (NaN in
+            :meth:`holdout_predictions`).
+        seed: seeds the random draw of ``max_rows``.
     """
 
     bounds: Tensor  # a buffer, declared for the type checker
@@ -133,20 +140,23 @@ class GPR(ModelListGP):
         train_Y: Tensor,
         train_C: Tensor | None = None,
         bounds: Tensor | None = None,
+        max_rows: int | None = None,
+        seed: int = 0,
     ) -> None:
         X, Y, C, _, bounds = _prepare(train_X, train_Y, train_C, bounds)
         d = X.shape[-1]
+        used = _row_subset(Y, C, max_rows, seed)
         models, self._rows = [], []
         for i in range(Y.shape[-1]):
-            rows = torch.isfinite(Y[:, i])
+            rows = torch.isfinite(Y[:, i]) & used
             if not rows.any():
                 raise ValueError(f"objective {i} has no finite training value")
             models.append(_single_gp(X[rows], Y[rows, i : i + 1], bounds))
             self._rows.append(rows)
         for j in range(0 if C is None else C.shape[-1]):
             assert C is not None
-            models.append(_single_gp(X, C[:, j : j + 1], bounds))
-            self._rows.append(torch.ones(X.shape[0], dtype=torch.bool))
+            models.append(_single_gp(X[used], C[used, j : j + 1], bounds))
+            self._rows.append(used)
         super().__init__(*models)
         self.num_objectives = Y.shape[-1]
         self.num_constraints = 0 if C is None else C.shape[-1]
@@ -223,6 +233,29 @@ def _block_holdout(gp: SingleTaskGP, blocks: list[Tensor]) -> tuple[list[Tensor]
             means.append((y[b] - A_inv @ alpha[b]) * stdv + shift)
             variances.append(torch.diagonal(A_inv).clamp_min(1e-12) * stdv**2)
     return means, variances
+
+
+def _row_subset(Y: Tensor, C: Tensor | None, max_rows: int | None, seed: int) -> Tensor:
+    """``(n,)`` bool: every row, or at most ``max_rows`` of them (see :class:`GPR`)."""
+    n = Y.shape[0]
+    used = torch.ones(n, dtype=torch.bool)
+    if max_rows is None or n <= max_rows:
+        return used
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    used[:] = False
+    ok = torch.isfinite(Y).all(dim=-1)
+    if C is not None:
+        ok &= (C >= 0).all(dim=-1)
+    g = torch.Generator().manual_seed(int(seed))
+    feasible = ok.nonzero().reshape(-1)
+    if feasible.numel():
+        front = feasible[is_non_dominated(-Y[feasible], deduplicate=False)]
+        used[front[torch.randperm(front.numel(), generator=g)[:max_rows]]] = True
+    rest = (~used).nonzero().reshape(-1)
+    take = max_rows - int(used.sum())
+    used[rest[torch.randperm(rest.numel(), generator=g)[:take]]] = True
+    return used
 
 
 def _single_gp(X: Tensor, y: Tensor, bounds: Tensor) -> SingleTaskGP:

@@ -96,7 +96,8 @@ def stacking_weights(network: Any, gp: Any) -> dict[str, list[float] | int]:
     observed labels (grid of 1/20); while the held-out rows have one label only, which
     makes the most pessimistic model look best, it is instead 1 or 0 for the model whose
     predicted log probability ranks the held-out constraint *values* better (Spearman),
-    as the search then needs the way towards feasibility.
+    as the search then needs the way towards feasibility. A GP conditioned on some of
+    the rows only (``GPR(max_rows=...)``) is judged on the rows it conditions on.
 
     Args:
         network: a :class:`~botorch_joint.models.JointSurrogate` fitted with
@@ -129,8 +130,12 @@ def stacking_weights(network: Any, gp: Any) -> dict[str, list[float] | int]:
         labels = network.train_labels[rows].to(Y)
         values = network.train_C[rows] - network.thresholds.to(Y)
         logp_gp = torch.special.log_ndtr(mu[:, m:] / var[:, m:].sqrt())
+        seen = torch.isfinite(mu[:, m:]).all(dim=-1)
+        if not seen.all():  # a GP on a subset of the rows (GPR's max_rows)
+            labels, values, logp_gp = labels[seen], values[seen], logp_gp[seen]
+            logp_net = logp_net[seen]
         for j in range(k):
-            both = 0 < float(labels[:, j].sum()) < len(rows)
+            both = 0 < float(labels[:, j].sum()) < len(labels)
             if both:
                 v, gain = _log_loss_weight(logp_net[:, j], logp_gp[:, j], labels[:, j])
                 feasibility_weight.append(v if _clearly_positive(gain) else 0.0)

@@ -46,6 +46,13 @@ MODELS: dict[str, tuple[str, str | None, bool]] = {
     "megp": ("megp", None, True),
 }
 
+#: Rows the GP of a network method's mixture conditions on at most. The GP is there for
+#: the first few hundred evaluations (``docs/robust_search.md``); its exact fit grows
+#: with the cube of the rows and would make the network method as slow as ``gpr`` on
+#: thousands of evaluations. No proposal at 500 evaluations or fewer is affected
+#: (``docs/benchmarks.md``, "HPC regime", has the timings behind the number).
+MIXTURE_GP_MAX_ROWS = 500
+
 
 class SurrogateStrategy(Strategy):
     """Fit the method's surrogate each epoch and search it for the next batch.
@@ -131,12 +138,13 @@ class SurrogateStrategy(Strategy):
         from botorch_joint.models import GPR, MEGP, JointSurrogate, fit_model
 
         kind = kind or self.kind
+        model_seed = int(epoch_rng(self.seed, epoch).integers(2**31 - 1))
         # Options belong to the method's own model, not to the mixture's GP.
         own = kind == self.kind
         model_options = self.model_options if own else {}
         fit_options = self.fit_options if own else {}
-
-        model_seed = int(epoch_rng(self.seed, epoch).integers(2**31 - 1))
+        if not own:
+            model_options = {"max_rows": MIXTURE_GP_MAX_ROWS, "seed": model_seed}
         X = torch.as_tensor(data.X, dtype=torch.float64)
         Y = torch.as_tensor(data.Y, dtype=torch.float64)
         C = torch.as_tensor(data.C, dtype=torch.float64) if self.problem.num_constraints else None

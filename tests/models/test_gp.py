@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 import torch
+from botorch.utils.multi_objective.pareto import is_non_dominated
 from model_cases import BOUNDS, K, M, SurrogateCases, sample_points, toy_data, toy_outcomes
 
 from botorch_joint.models import GPR, MEGP, fit_model, predict
@@ -149,3 +150,34 @@ def test_gpr_subset_output_and_fantasize() -> None:
 def test_fit_model_rejects_unknown_models() -> None:
     with pytest.raises(TypeError, match="fit_model does not know"):
         fit_model(torch.nn.Linear(2, 2))
+
+
+def test_gpr_max_rows_keeps_the_feasible_front_and_a_seeded_draw() -> None:
+    X, Y, C = toy_data(60)
+    Y[5] = math.nan  # a failed row may be drawn: the constraint GPs learn it as violated
+    C[5] = math.nan
+    full = GPR(X, Y, C, bounds=BOUNDS)
+    same = GPR(X, Y, C, bounds=BOUNDS, max_rows=60, seed=3)
+    for a, b in zip(full.models, same.models):  # at or under the cap: every row
+        torch.testing.assert_close(a.train_inputs[0], b.train_inputs[0])
+
+    capped = GPR(X, Y, C, bounds=BOUNDS, max_rows=25, seed=3)
+    k = C.shape[-1]
+    for j in range(M, M + k):
+        assert capped.models[j].train_inputs[0].shape[0] == 25
+    feasible = torch.isfinite(Y).all(-1) & (C >= 0).all(-1)
+    idx = feasible.nonzero().reshape(-1)
+    front = idx[is_non_dominated(-Y[idx], deduplicate=False)]
+    kept = capped._rows[M]
+    assert kept[front].all()
+    # the draw is the seed's: the same seed, the same rows; another seed, others
+    assert torch.equal(GPR(X, Y, C, bounds=BOUNDS, max_rows=25, seed=3)._rows[M], kept)
+    assert not torch.equal(GPR(X, Y, C, bounds=BOUNDS, max_rows=25, seed=4)._rows[M], kept)
+    # rows the GP does not condition on have no held-out prediction
+    folds = torch.arange(60).reshape(3, 20)
+    mean, var = fit_model(
+        capped, optimizer_kwargs={"options": {"maxiter": 20}}
+    ).holdout_predictions(folds)
+    assert torch.isnan(mean[~kept, M:]).all() and torch.isfinite(mean[kept, M:]).all()
+    with pytest.raises(ValueError, match="max_rows"):
+        GPR(X, Y, C, bounds=BOUNDS, max_rows=0)

@@ -174,3 +174,22 @@ def test_stacking_needs_more_than_chance_to_trust_the_network() -> None:
         w = stacking_weights(net, _fake_gp(gp_pred, torch.ones(n, 3, dtype=torch.double)))
         nonzero += sum(v > 0 for v in w["weight"] + w["feasibility_weight"])
     assert nonzero <= 1
+
+
+def test_stacking_judges_a_capped_gp_on_the_rows_it_conditions_on() -> None:
+    """Rows a ``max_rows`` GP left out carry no held-out GP prediction (NaN) and are
+    skipped; on the rest the weights are those of the uncapped case."""
+    g = torch.Generator().manual_seed(1)
+    n = 30
+    Y = torch.randn(n, 2, generator=g, dtype=torch.double)
+    C = torch.randn(n, 1, generator=g, dtype=torch.double)
+    net = _fake_network(
+        torch.arange(n), Y + 0.01 * torch.randn_like(Y), torch.special.log_ndtr(3 * C), Y, C
+    )
+    mean = torch.cat([torch.randn_like(Y), -3 * C], -1)
+    mean[::3] = math.nan  # a third of the rows were not in the GP's subset
+    gp = _fake_gp(mean, torch.ones(n, 3, dtype=torch.double))
+    w = stacking_weights(net, gp)
+    assert w["weight"] == pytest.approx([1.0, 1.0], abs=0.05)
+    assert w["feasibility_weight"] == pytest.approx([1.0], abs=0.05)
+    assert all(math.isfinite(v) for v in w["weight"] + w["feasibility_weight"])

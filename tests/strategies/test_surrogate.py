@@ -189,3 +189,21 @@ def test_joint_methods_search_a_gp_mixture_that_starts_as_the_gp(toy_problem):
     assert not SurrogateStrategy(toy_problem, "c+o-ftt", 40, gp_mixture=False).gp_mixture
     with pytest.raises(ValueError, match="gp_mixture applies to the network methods"):
         SurrogateStrategy(toy_problem, "megp", 40, gp_mixture=True)
+
+
+def test_the_mixtures_gp_conditions_on_at_most_the_cap(toy_problem, monkeypatch):
+    """Past MIXTURE_GP_MAX_ROWS rows the mixture's GP keeps a fixed size; gpr stays exact."""
+    import botorch_joint.strategies.surrogate as surrogate
+
+    monkeypatch.setattr(surrogate, "MIXTURE_GP_MAX_ROWS", 20)
+    data = bj.Result.empty(toy_problem)
+    X = toy_problem.from_unit(np.random.default_rng(0).random((30, 2)))
+    data.append(X, toy_problem.evaluate_batch(X), 0)
+    strategy = SurrogateStrategy(toy_problem, "c+o-ftt", 40, **_options("c+o-ftt"))
+    gp = strategy.fit(data, 1, "gpr")
+    assert all(len(rows) == 30 and int(rows.sum()) <= 20 for rows in gp._rows)
+    assert max(m.train_inputs[0].shape[0] for m in gp.models) <= 20
+    info = strategy.propose(data, 3, 1).info
+    assert all(0.0 <= w <= 1.0 for w in info["mixture_weight"] + info["mixture_feasibility_weight"])
+    exact = SurrogateStrategy(toy_problem, "gpr", 40, **_options("gpr")).fit(data, 1)
+    assert exact.models[-1].train_inputs[0].shape[0] == 30
