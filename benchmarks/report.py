@@ -603,6 +603,29 @@ def compute_table(stats: dict[str, dict[str, dict[str, Any]]]) -> str:
     return _table(header, rows)
 
 
+def final_hv_matrix(stats: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Problems x methods: median final normalised HV (seeds); the best per row in bold,
+    and within 0.02 of it marked tied."""
+    methods = sorted({m for by_m in stats.values() for m in by_m}, key=method_sort_key)
+    rows = []
+    for problem, by_m in stats.items():
+        finals = {m: st["final"][0] for m, st in by_m.items() if "final" in st}
+        best = max((v for v in finals.values() if not math.isnan(v)), default=math.nan)
+        row = [problem]
+        for m in methods:
+            if m not in finals:
+                row.append("-")
+                continue
+            cell = f"{_f(finals[m])} ({by_m[m]['seeds']})"
+            if finals[m] == best:
+                cell = f"**{cell}**"
+            elif finals[m] >= best - 0.02:
+                cell += " ~"
+            row.append(cell)
+        rows.append(row)
+    return _table(["problem"] + [f"`{m}`" for m in methods], rows)
+
+
 def ranking_table(rows: list[tuple], problems: list[str]) -> str:
     header = ["rank", "method", "mean rank", "problems"] + problems
     out = []
@@ -1212,6 +1235,13 @@ def build_report(
         figs.append(("Compute breakdown", plot_compute(stats, report_dir / "compute.png")))
         for title, p in figs:
             lines += ["", f"![{title}]({os.path.relpath(p, report_dir)})"]
+
+        lines += ["", "## Final normalised HV", ""]
+        lines.append(
+            "Median over seeds (seeds in brackets) after the whole budget; bold: the best on "
+            "the problem; `~`: within 0.02 of it."
+        )
+        lines += ["", final_hv_matrix(stats)]
 
         lines += ["", "## Ranking across problems", ""]
         lines.append(

@@ -47,6 +47,8 @@ def test_a_smaller_budget_is_compared_with_the_main_runs_first_evaluations(tmp_p
     assert rep.returncode == 0, rep.stdout + rep.stderr
     text = (main / "report" / "report.md").read_text()
     assert f"## At a smaller budget: `{short}`" in text
+    matrix = text.split("## Final normalised HV")[1].split("\n## ")[0]
+    assert "| weldedbeam | **" in matrix and "(2)" in matrix  # one method, two seeds: the best
     section = text.split("## At a smaller budget")[1].split("\n## ")[0]
     assert "### weldedbeam, N = 20" in section
     rows = {line.split("|")[1].strip(): line for line in section.splitlines() if "| `" in line}
