@@ -689,7 +689,7 @@ def short_budget_section(data: dict[str, ProblemData], short: Path) -> list[str]
             rs = [r for r in by_method[m] if len(r.epoch) >= n and r.hv is not None]
             common = [r for r in rs if r.seed in seeds]
 
-            secs = [s for r in common for s in proposal_points(r)[1][: _proposals_before(r, n)]]
+            secs = [s for r in common for s in _proposal_seconds_before(r, n)]
             feas = sum(bool(r.feasible[:n].any()) for r in common)
             rows.append(
                 [
@@ -715,10 +715,10 @@ def _hv_at(runs: list[Run], n: int, norm: float | None) -> str:
     return f"{np.median(v):.3f} [{v.min():.3f}, {v.max():.3f}] ({len(v)})"
 
 
-def _proposals_before(run: Run, n: int) -> int:
-    """How many of the run's proposals after the design were made from fewer than n points."""
-    made_at, _ = proposal_points(run)
-    return int(np.sum(made_at < n))
+def _proposal_seconds_before(run: Run, n: int) -> np.ndarray:
+    """Seconds of the run's proposals made from fewer than ``n`` evaluations."""
+    made_at, seconds = proposal_points(run)
+    return seconds[made_at < n]
 
 
 # ------------------------------------------------------------------- HPC regime
