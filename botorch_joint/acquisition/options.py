@@ -32,6 +32,8 @@ __all__ = [
     "FEASIBILITY_THRESHOLD",
     "MIN_DISTANCE",
     "PERTURBATION_DIRECTION",
+    "POLISH_LR",
+    "POLISH_STEPS",
     "PERTURBATION_STRENGTH",
     "RANDOM_FRACTION",
     "REMOVED_OPTIONS",
@@ -88,6 +90,12 @@ CLASSIFIER_EXPLORE_TEMPERING = 0.1
 #: Feasibility weight of the descents that seek feasibility alone (``feasibility_first``
 #: while no evaluation is feasible): the objective term stays only to break ties.
 FEASIBILITY_ONLY = 1e4
+
+#: Projected Adam steps, and their size in the unit cube, that refine each exploitation
+#: pick on ``log HVI + log P(feasible)`` (0 steps: no refinement). See
+#: ``docs/search.md``, "Polishing the picks".
+POLISH_STEPS = 30
+POLISH_LR = 0.01
 
 #: Former options: what became of each (the message of a refused name).
 REMOVED_OPTIONS: dict[str, str] = {

@@ -64,7 +64,10 @@ def perturbation_scales(
 class SensitivityWeightedPerturbation:
     """Gaussian perturbation of parent points, per-parameter scales from sensitivities.
 
-    Works in the unit cube; points leaving it are reflected back in. Each offspring
+    Works in the unit cube; points leaving it are mirrored back in (``boundary=
+    "reflect"``) or put on its faces (``"clip"``, which lets a parent on a bound keep
+    children there; the search measured it and kept mirroring, ``docs/search.md``,
+    "Offspring on the faces of the box"). Each offspring
     multiplies the step by its own log-normal factor (``step_spread``) so one batch
     holds both small local moves and larger jumps, and perturbs each coordinate with
     probability ``mutation_rate`` (at least one coordinate always moves).
@@ -80,6 +83,8 @@ class SensitivityWeightedPerturbation:
         mutation_rate: probability that a coordinate is perturbed (``None``: all).
         step_spread: standard deviation of the per-offspring log step factor.
         dim: ``d``, needed only when ``sensitivity`` is ``None``.
+        boundary: ``"clip"`` or ``"reflect"``, what happens to a coordinate that
+            leaves the cube.
     """
 
     def __init__(
@@ -92,7 +97,11 @@ class SensitivityWeightedPerturbation:
         mutation_rate: float | None = None,
         step_spread: float = 0.5,
         dim: int | None = None,
+        boundary: str = "reflect",
     ) -> None:
+        if boundary not in ("clip", "reflect"):
+            raise ValueError(f"unknown boundary {boundary!r}; choose 'clip' or 'reflect'")
+        self.boundary = boundary
         self.direction = direction
         self.scales = perturbation_scales(
             sensitivity, scale, direction, strength, ratio_limits, dim
@@ -133,6 +142,8 @@ class SensitivityWeightedPerturbation:
             mask = rng.random((q, self.dim)) < self.mutation_rate
             mask[np.arange(q), rng.integers(self.dim, size=q)] = True
             step = step * mask
+        if self.boundary == "clip":
+            return np.clip(base + step, 0.0, 1.0)
         return reflect(base + step)
 
 

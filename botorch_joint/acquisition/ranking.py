@@ -17,6 +17,8 @@ __all__ = [
     "constrained_ranks",
     "crowding_distance",
     "greedy_hvi",
+    "hypervolume_cells",
+    "hypervolume_improvement",
     "non_dominated_ranks",
     "observed_violation",
     "select_batch",
@@ -174,6 +176,74 @@ def _min_dist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
+def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes of the region below ``ref`` that ``front`` (minimised) does not dominate.
+
+    In BoTorch's maximisation convention: a point ``y`` adds
+    ``sum_c prod_j clip(min(-y_j, upper_cj) - lower_cj, 0)``.
+
+    Args:
+        front: ``(F, m)`` objectives (rows not below ``ref`` everywhere are ignored).
+        ref: ``(m,)`` reference point.
+
+    Returns:
+        ``(lower, upper)``, each ``(cells, m)`` (``upper`` may be ``inf``).
+    """
+    ref = np.asarray(ref, dtype=float).reshape(-1)
+    front = np.asarray(front, dtype=float).reshape(-1, ref.size)
+    import torch
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
+
+    m = ref.size
+    front = front[np.all(front < ref, axis=1)]
+    part = FastNondominatedPartitioning(
+        ref_point=torch.as_tensor(-ref), Y=torch.as_tensor(-front).reshape(-1, m)
+    )
+    lower, upper = part.get_hypercell_bounds().numpy()
+    return lower, upper
+
+
+def _volume_in(points: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(n,)`` volume each of ``(n, m)`` minimised points dominates inside ``cells``."""
+    lower, upper = cells
+    P = -points
+    out = np.zeros(P.shape[0])
+    step = max(1, 2**21 // max(1, lower.shape[0] * P.shape[1]))  # bounded memory
+    for s in range(0, P.shape[0], step):
+        x = P[s : s + step, None, :]
+        side = np.clip(np.minimum(x, upper[None]) - lower[None], 0.0, None)
+        out[s : s + step] = np.prod(side, axis=-1).sum(axis=-1)
+    return np.where(np.all(np.isfinite(P), axis=1), out, 0.0)
+
+
+def hypervolume_improvement(
+    points: np.ndarray, front: np.ndarray, ref_point: np.ndarray
+) -> np.ndarray:
+    """Exact hypervolume each point adds to ``front`` alone (minimised objectives).
+
+    The region that ``front`` does not dominate, below ``ref_point``, is split into
+    boxes by BoTorch's :class:`~botorch.utils.multi_objective.box_decompositions.
+    non_dominated.FastNondominatedPartitioning`; a point's improvement is the volume it
+    dominates in those boxes.
+
+    Args:
+        points: ``(..., m)`` objective vectors.
+        front: ``(F, m)`` objectives already achieved (may be empty).
+        ref_point: ``(m,)`` reference point.
+
+    Returns:
+        ``(...)`` improvements (0 for a point that is dominated or not below the
+        reference point in every objective).
+    """
+    ref = np.asarray(ref_point, dtype=float).reshape(-1)
+    front = np.asarray(front, dtype=float).reshape(-1, ref.size)
+    P = np.asarray(points, dtype=float)
+    out = _volume_in(P.reshape(-1, ref.size), hypervolume_cells(front, ref))
+    return out.reshape(P.shape[:-1])
+
+
 def greedy_hvi(
     obj: np.ndarray,
     weight: np.ndarray,
@@ -181,18 +251,26 @@ def greedy_hvi(
     ref_point: np.ndarray,
     n: int,
     rng: np.random.Generator,
-    n_samples: int = 4096,
+    obj_std: np.ndarray | None = None,
+    n_samples: int = 32,
     accept: Any = None,
 ) -> list[int]:
-    """Greedy batch by weighted hypervolume improvement, estimated by Monte Carlo.
+    """Greedy batch by weighted (expected) hypervolume improvement, computed exactly.
 
     Each step takes the candidate with the largest ``weight_i * HVI_i``, where
-    ``HVI_i`` is the volume (below ``ref_point``) that candidate ``i`` dominates and
-    that neither ``front`` nor the candidates already taken dominate: the chosen
-    points are "believed" at their predicted values, so the next pick goes where the
-    front gains most, which balances quality and spread. Volumes are counted on
-    ``n_samples`` uniform points of the box between the best value seen and
-    ``ref_point``. Stops early when no candidate adds volume.
+    ``HVI_i`` (:func:`hypervolume_improvement`) is the volume below ``ref_point`` that
+    candidate ``i`` dominates and that neither ``front`` nor the candidates already
+    taken dominate: the chosen points are "believed" at their predicted means, so the
+    next pick goes where the front gains most, which balances quality and spread. With
+    ``obj_std``, ``HVI_i`` is the expectation over independent normal predictions,
+    estimated on ``n_samples`` draws shared by all candidates (the expected
+    hypervolume improvement): an uncertain candidate near the front can add volume
+    where its mean does not. Stops early when no candidate adds volume.
+
+    An improvement never grows when the front does, so only the leading candidate's is
+    brought up to date at each step (lazy greedy: the same picks as recomputing all),
+    and candidates that even three standard deviations better would not improve the
+    front are never scored.
 
     Args:
         obj: ``(N, m)`` candidate objectives (minimised).
@@ -200,49 +278,67 @@ def greedy_hvi(
         front: ``(F, m)`` objectives already achieved (may be empty).
         ref_point: ``(m,)`` reference point.
         n: at most this many picks.
-        rng: random generator for the Monte-Carlo points.
-        n_samples: Monte-Carlo points.
+        rng: random generator of the draws.
+        obj_std: ``(N, m)`` predictive standard deviations, or ``None`` (improvement
+            of the means).
+        n_samples: draws of the expectation.
         accept: optional callable ``i -> bool`` vetoing a pick (e.g. a duplicate).
 
     Returns:
         Indices into ``obj``, in the order taken.
     """
+    import heapq
+
     obj = np.asarray(obj, dtype=float)
+    m = obj.shape[1]
     ref = np.asarray(ref_point, dtype=float).reshape(-1)
-    front = np.asarray(front, dtype=float).reshape(-1, obj.shape[1])
+    front = np.asarray(front, dtype=float).reshape(-1, m)
+    front = front[np.all(front < ref, axis=1)]
     weight = np.asarray(weight, dtype=float)
-    cand = np.flatnonzero(
-        (weight > 0) & np.all(np.isfinite(obj), axis=1) & np.all(obj < ref, axis=1)
-    )
+    if obj_std is None:
+        std = np.zeros_like(obj)
+        draws = np.zeros((1, 1, m))
+    else:
+        std = np.clip(np.nan_to_num(np.asarray(obj_std, dtype=float), nan=0.0), 0.0, None)
+        std = np.where(np.isfinite(std), std, 0.0)
+        draws = rng.standard_normal((max(1, int(n_samples)), 1, m))
+    best = obj - 3.0 * std
+    keep = (weight > 0) & np.all(np.isfinite(obj), axis=1) & np.all(best < ref, axis=1)
+    if len(front):
+        dominated = np.zeros(len(obj), dtype=bool)
+        for s in range(0, len(front), 64):
+            dominated |= np.all(front[s : s + 64, None, :] <= best[None], axis=-1).any(axis=0)
+        keep &= ~dominated
+    cand = np.flatnonzero(keep)
     if cand.size == 0 or n <= 0:
         return []
-    parts = [obj[cand]]
-    if len(front):
-        parts.append(front)
-    lower = np.minimum(np.vstack(parts).min(axis=0), ref)
-    S = lower + rng.random((int(n_samples), ref.size)) * (ref - lower)
+    points = obj[cand][None] + std[cand][None] * draws  # (S, c, m)
 
-    def dominates(A: np.ndarray) -> np.ndarray:
-        out = np.zeros((A.shape[0], S.shape[0]), dtype=bool)
-        for s in range(0, A.shape[0], 256):
-            out[s : s + 256] = np.all(A[s : s + 256, None, :] <= S[None], axis=-1)
-        return out
+    def gain(rows: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        sub = points[:, rows].reshape(-1, m)
+        return _volume_in(sub, cells).reshape(points.shape[0], len(rows)).mean(axis=0)
 
-    covered = dominates(front).any(axis=0) if len(front) else np.zeros(len(S), bool)
-    dom = dominates(obj[cand]) & ~covered
+    cells = hypervolume_cells(front, ref)
     w = weight[cand]
+    first = w * gain(np.arange(cand.size), cells)
+    version = 0  # how many picks the front holds
+    heap = [(-float(v), int(j), 0) for j, v in enumerate(first) if v > 0]
+    heapq.heapify(heap)
     picks: list[int] = []
-    alive = np.ones(cand.size, dtype=bool)
-    while len(picks) < n:
-        score = np.where(alive, w * dom.sum(axis=1), 0.0)
-        j = int(np.argmax(score))
-        if score[j] <= 0:
-            break
-        alive[j] = False
+    while heap and len(picks) < n:
+        neg, j, seen = heapq.heappop(heap)
+        if seen != version:  # stale: bring up to date and put back
+            v = float(w[j] * gain(np.array([j]), cells)[0])
+            if v > 0:
+                heapq.heappush(heap, (-v, j, version))
+            continue
         if accept is not None and not accept(int(cand[j])):
             continue
         picks.append(int(cand[j]))
-        dom &= ~dom[j]
+        front = np.vstack([front, obj[cand[j]]])
+        version += 1
+        if len(picks) < n:
+            cells = hypervolume_cells(front, ref)
     return picks
 
 
@@ -292,7 +388,7 @@ def select_batch(
         fill_score: ``(N,)`` order of the fill, lower first (default ``-log_pfeas``).
         ref_point: ``(m,)`` reference point enabling the hypervolume stage.
         front: ``(F, m)`` observed feasible objectives for the hypervolume stage.
-        rng: random generator of the hypervolume stage's Monte-Carlo points.
+        rng: random generator of the hypervolume stage's draws.
         hvi_min_probability: P(feasible) a candidate needs to enter the hypervolume
             stage (default ``feasibility_threshold``); lower values let a large
             improvement outweigh a lower probability (the weight is P times HVI).

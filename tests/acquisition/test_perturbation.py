@@ -33,8 +33,21 @@ def test_offspring_steps_follow_scales_and_stay_in_cube():
     assert spread[0] < spread[1] < spread[2]
 
 
+def test_clipping_keeps_children_on_a_bound():
+    pert = SensitivityWeightedPerturbation(None, scale=0.1, dim=3, boundary="clip")
+    kids = pert(np.zeros((400, 3)), None, 0)
+    assert np.all((kids >= 0) & (kids <= 1))
+    # every coordinate moves, and about half the steps point out of the cube
+    on_face = (kids == 0).mean()
+    assert 0.4 < on_face < 0.6
+    with pytest.raises(ValueError, match="boundary"):
+        SensitivityWeightedPerturbation(None, dim=3, boundary="wrap")
+
+
 def test_reflection_and_mutation_rate():
-    pert = SensitivityWeightedPerturbation(None, scale=0.3, dim=5, mutation_rate=0.2)
+    pert = SensitivityWeightedPerturbation(
+        None, scale=0.3, dim=5, mutation_rate=0.2, boundary="reflect"
+    )
     parents = np.zeros((50, 5))
     kids = pert(parents, None, 0)
     assert kids.shape == (50, 5)

@@ -140,3 +140,44 @@ def test_select_batch_hvi_stage_prefers_improvement():
     assert pf.all() and len(set(idx.tolist())) == 3
     ranks = non_dominated_ranks(obj)
     assert np.all(ranks[idx] == 0)
+
+
+def test_hypervolume_improvement_is_exact():
+    import torch
+    from botorch.utils.multi_objective.hypervolume import Hypervolume
+
+    from botorch_joint.acquisition.ranking import hypervolume_improvement
+
+    rng = np.random.default_rng(0)
+    ref = np.array([1.0, 1.0, 1.0])
+    front = rng.random((12, 3))
+    points = rng.random((20, 3))
+
+    def hv(Y: np.ndarray) -> float:
+        # BoTorch maximises: negate both
+        return Hypervolume(torch.as_tensor(-ref)).compute(torch.as_tensor(-Y))
+
+    expected = [hv(np.vstack([front, p])) - hv(front) for p in points]
+    np.testing.assert_allclose(hypervolume_improvement(points, front, ref), expected, atol=1e-12)
+    # beyond the reference point or dominated: nothing
+    assert hypervolume_improvement(np.array([[1.5, 0.0, 0.0]]), front, ref)[0] == 0.0
+    assert hypervolume_improvement(front[:1] + 0.01, front, ref)[0] == 0.0
+
+
+def test_lazy_greedy_matches_recomputing_every_gain():
+    from botorch_joint.acquisition.ranking import greedy_hvi, hypervolume_improvement
+
+    rng = np.random.default_rng(1)
+    ref = np.ones(2)
+    front = rng.random((5, 2)) * 0.5 + 0.5
+    obj = rng.random((60, 2))
+    w = rng.random(60)
+    picks = greedy_hvi(obj, w, front, ref, 6, rng)
+    naive, F = [], front.copy()
+    for _ in range(6):
+        gain = w * hypervolume_improvement(obj, F, ref)
+        gain[naive] = 0.0
+        j = int(np.argmax(gain))
+        naive.append(j)
+        F = np.vstack([F, obj[j]])
+    assert picks == naive

@@ -316,3 +316,35 @@ def test_unknown_and_removed_options_are_refused_by_name(disc_model, name, says)
 def test_options_refuse_impossible_values(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         SearchOptions(**bad)
+
+
+def test_polishing_moves_the_picks_onto_the_predicted_front(monkeypatch):
+    import botorch_joint.acquisition.search as search_module
+
+    # No feasibility: the front is u1 = u2 = 0.5, which the pool only samples.
+    model = DiscModel(feasibility=False)
+    X, Y, _, failed = _data(model, 30)
+    C = np.empty((30, 0))
+    lo, hi = model.bounds.numpy()
+
+    def off_front(steps: int) -> tuple[float, int]:
+        monkeypatch.setattr(search_module, "POLISH_STEPS", steps)
+        search = SurrogateSearch(model, model.bounds.numpy(), options=SMALL)
+        res = search.propose(X, Y, C, failed, 8, np.random.default_rng(0))
+        U = (res.X - lo) / (hi - lo)
+        exploit = U[res.info["batch_explore"] :]
+        return float(((exploit[:, 1:] - 0.5) ** 2).sum(axis=1).mean()), res.info["batch_polished"]
+
+    rough, none = off_front(0)
+    polished, moved = off_front(30)
+    assert none == 0 and moved > 0
+    assert polished < 0.5 * rough
+
+
+def test_polishing_keeps_the_picks_predicted_feasible(disc_model):
+    X, Y, C, failed = _data(disc_model, 30)
+    search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), options=SMALL)
+    res = search.propose(X, Y, C, failed, 8, np.random.default_rng(1))
+    assert res.info["batch_polished"] > 0
+    P = disc_model.p_feasible(torch.as_tensor(res.X)).numpy()
+    assert np.all(P >= 0.5)
