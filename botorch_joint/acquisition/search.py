@@ -27,9 +27,13 @@ evaluations):
    ensemble's objective spread (``explore_tempering``). While no evaluation is
    feasible (``feasibility_first``), half the descents and half of the rest of the
    batch seek feasibility alone.
+5. **Polish.** Each exploitation pick climbs ``log HVI + log P(feasible)`` of its own
+   (against the front it was chosen for) by :data:`POLISH_STEPS` projected Adam steps:
+   the pool only samples the space, and fronts on constraint boundaries or faces of
+   the box lie between its samples.
 
 Each step is a private method of :class:`SurrogateSearch` (``_parents``, ``_evolve``,
-``_descend``, ``_probe``, ``_select``, whose stages are in
+``_descend``, ``_probe``, ``_select``, ``_polish``, whose stages are in
 :mod:`~botorch_joint.acquisition.selection`), passing on the containers of
 :mod:`~botorch_joint.acquisition.candidates`; the tuning options are a
 :class:`~botorch_joint.acquisition.options.SearchOptions`.
