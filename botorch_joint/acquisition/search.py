@@ -80,6 +80,7 @@ from botorch_joint.acquisition.options import (
 )
 from botorch_joint.acquisition.perturbation import SensitivityWeightedPerturbation
 from botorch_joint.acquisition.ranking import (
+    greedy_hvi,
     hypervolume_cells,
     observed_violation,
     survival,
@@ -498,8 +499,12 @@ class SurrogateSearch:
         boundaries and faces of the box (as ``osy``'s) the picks stay short of both.
         Each pick with a positive improvement climbs ``log HVI + log P`` (calibrated)
         for :data:`POLISH_STEPS` projected Adam steps in the unit cube, against its
-        own fixed front; the best iterate replaces it when it scores higher, stays
-        predicted feasible and repeats no evaluated or chosen point.
+        own fixed front; its best iterate is kept when it scores higher and stays
+        predicted feasible. The picks climbed alone, so two may have climbed to the
+        same place: the kept iterates and the original picks then compete in one more
+        greedy selection by ``P x HVI`` (:func:`~botorch_joint.acquisition.ranking.
+        greedy_hvi`), which counts an improvement two candidates share once and repeats
+        no evaluated or chosen point.
 
         Returns:
             The pool and predictions with the refined points appended, the stage's
@@ -511,20 +516,20 @@ class SurrogateSearch:
             return U, pred, picks, 0
         front = obs.Y[obs.ok & obs.feasible]
         rows, cells, score0 = [], [], []
-        taken = front
+        believed = front
         norm = float(np.prod(obs.scale))
         lp_all = np.zeros(len(U)) if pred.log_p is None else pred.log_p
         for j, i in enumerate(idx):
             if not feas[j]:
                 continue
-            lo, hi = hypervolume_cells(taken, ref)
+            lo, hi = hypervolume_cells(believed, ref)
             mean = pred.obj[i]
             vol = float(np.prod(np.clip(np.minimum(-mean, hi) - lo, 0.0, None), axis=-1).sum())
             if vol > 0:
                 rows.append(j)
                 cells.append((torch.as_tensor(lo), torch.as_tensor(hi)))
                 score0.append(np.log(vol / norm + 1e-300) + lp_all[i])
-            taken = np.vstack([taken, mean])
+            believed = np.vstack([believed, mean])
         if not rows:
             return U, pred, picks, 0
         start = torch.as_tensor(U[idx[rows]], dtype=self.dtype)
@@ -550,22 +555,52 @@ class SurrogateSearch:
         new_U = best_u.numpy()
         new_pred = self.evaluate(new_U)
         lp = np.zeros(len(new_U)) if new_pred.log_p is None else new_pred.log_p
-        dup = MIN_DISTANCE * np.sqrt(self.dim)
-        chosen = U[idx]
-        out_idx = idx.copy()
-        moved = 0
-        for r, j in enumerate(rows):
-            x = new_U[r]
-            if np.allclose(x, U[idx[j]]) or lp[r] < np.log(FEASIBILITY_THRESHOLD):
-                continue
-            others = np.vstack([obs.U, np.delete(chosen, j, axis=0)])
-            if np.sqrt(((others - x) ** 2).sum(-1)).min() <= dup:
-                continue
-            chosen[j] = x
-            out_idx[j] = len(U) + r
-            moved += 1
+        moved_rows = [
+            r
+            for r, j in enumerate(rows)
+            if not np.allclose(new_U[r], U[idx[j]]) and lp[r] >= np.log(FEASIBILITY_THRESHOLD)
+        ]
+        base = len(U)
         U = np.vstack([U, new_U])
         pred = Predictions.cat([pred, new_pred])
+        if not moved_rows:
+            return U, pred, picks, 0
+        # Each pick climbed alone, so picks chosen apart may have climbed together: the
+        # polished points and the originals compete again in the same greedy selection,
+        # where overlapping improvements count once.
+        slots = [idx[j] for j in rows] + [base + r for r in moved_rows]
+        cand = np.asarray(slots, dtype=int)
+        lp_all = np.zeros(len(U)) if pred.log_p is None else pred.log_p
+        dup = MIN_DISTANCE * np.sqrt(self.dim)
+        fixed = np.delete(U[idx], rows, axis=0)  # the stage's picks not polished
+        taken: list[int] = []
+
+        def accept(i: int) -> bool:
+            x = U[cand[i]]
+            near = np.vstack([obs.U, fixed, U[cand[taken]]]) if taken else np.vstack([obs.U, fixed])
+            if np.sqrt(((near - x) ** 2).sum(-1)).min() <= dup:
+                return False
+            taken.append(i)
+            return True
+
+        greedy_hvi(
+            pred.obj[cand],
+            np.exp(lp_all[cand]),
+            front,
+            ref,
+            len(rows),
+            np.random.default_rng(0),
+            accept=accept,
+        )
+        for i in range(len(rows)):  # too few add volume: keep originals in order
+            if len(taken) >= len(rows):
+                break
+            if i not in taken:
+                taken.append(i)
+        out_idx = idx.copy()
+        for j, t in zip(rows, taken, strict=True):
+            out_idx[j] = cand[t]
+        moved = int(sum(t >= len(rows) for t in taken))
         return U, pred, (out_idx, feas), moved
 
     def _polish_score(
