@@ -251,9 +251,9 @@ def greedy_hvi(
     ref_point: np.ndarray,
     n: int,
     rng: np.random.Generator,
-    obj_std: np.ndarray | None = None,
     n_samples: int = 32,
     accept: Any = None,
+    obj_std: np.ndarray | None = None,
 ) -> list[int]:
     """Greedy batch by weighted (expected) hypervolume improvement, computed exactly.
 
@@ -279,10 +279,11 @@ def greedy_hvi(
         ref_point: ``(m,)`` reference point.
         n: at most this many picks.
         rng: random generator of the draws.
+        n_samples: draws of the expectation (with ``obj_std`` only; before exact
+            volumes this was the number of Monte-Carlo points).
+        accept: optional callable ``i -> bool`` vetoing a pick (e.g. a duplicate).
         obj_std: ``(N, m)`` predictive standard deviations, or ``None`` (improvement
             of the means).
-        n_samples: draws of the expectation.
-        accept: optional callable ``i -> bool`` vetoing a pick (e.g. a duplicate).
 
     Returns:
         Indices into ``obj``, in the order taken.

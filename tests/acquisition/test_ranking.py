@@ -181,3 +181,16 @@ def test_lazy_greedy_matches_recomputing_every_gain():
         naive.append(j)
         F = np.vstack([F, obj[j]])
     assert picks == naive
+
+
+def test_expected_improvement_credits_an_uncertain_candidate():
+    from botorch_joint.acquisition.ranking import greedy_hvi
+
+    front = np.array([[0.5, 0.5]])
+    # both means are dominated by the front; only the second is uncertain
+    obj = np.array([[0.6, 0.6], [0.6, 0.6]])
+    std = np.array([[0.0, 0.0], [0.3, 0.3]])
+    ref = np.array([1.0, 1.0])
+    rng = np.random.default_rng(0)
+    assert greedy_hvi(obj, np.ones(2), front, ref, 2, rng) == []
+    assert greedy_hvi(obj, np.ones(2), front, ref, 2, rng, obj_std=std) == [1]
