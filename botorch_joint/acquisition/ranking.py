@@ -16,6 +16,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 __all__ = [
     "constrained_ranks",
     "crowding_distance",
+    "dominated_volume",
     "greedy_hvi",
     "hypervolume_cells",
     "hypervolume_improvement",
@@ -205,8 +206,9 @@ def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, n
     return lower, upper
 
 
-def _volume_in(points: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """``(n,)`` volume each of ``(n, m)`` minimised points dominates inside ``cells``."""
+def dominated_volume(points: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(n,)`` volume each of ``(n, m)`` minimised points dominates inside ``cells``
+    (the boxes of :func:`hypervolume_cells`)."""
     lower, upper = cells
     P = -points
     out = np.zeros(P.shape[0])
@@ -240,7 +242,7 @@ def hypervolume_improvement(
     ref = np.asarray(ref_point, dtype=float).reshape(-1)
     front = np.asarray(front, dtype=float).reshape(-1, ref.size)
     P = np.asarray(points, dtype=float)
-    out = _volume_in(P.reshape(-1, ref.size), hypervolume_cells(front, ref))
+    out = dominated_volume(P.reshape(-1, ref.size), hypervolume_cells(front, ref))
     return out.reshape(P.shape[:-1])
 
 
@@ -317,7 +319,7 @@ def greedy_hvi(
 
     def gain(rows: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         sub = points[:, rows].reshape(-1, m)
-        return _volume_in(sub, cells).reshape(points.shape[0], len(rows)).mean(axis=0)
+        return dominated_volume(sub, cells).reshape(points.shape[0], len(rows)).mean(axis=0)
 
     cells = hypervolume_cells(front, ref)
     w = weight[cand]

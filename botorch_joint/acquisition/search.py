@@ -80,6 +80,7 @@ from botorch_joint.acquisition.options import (
 )
 from botorch_joint.acquisition.perturbation import SensitivityWeightedPerturbation
 from botorch_joint.acquisition.ranking import (
+    dominated_volume,
     greedy_hvi,
     hypervolume_cells,
     observed_violation,
@@ -524,7 +525,7 @@ class SurrogateSearch:
                 continue
             lo, hi = hypervolume_cells(believed, ref)
             mean = pred.obj[i]
-            vol = float(np.prod(np.clip(np.minimum(-mean, hi) - lo, 0.0, None), axis=-1).sum())
+            vol = float(dominated_volume(mean[None], (lo, hi))[0])
             if vol > 0:
                 rows.append(j)
                 cells.append((torch.as_tensor(lo), torch.as_tensor(hi)))
