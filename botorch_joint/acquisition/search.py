@@ -74,6 +74,7 @@ from botorch_joint.acquisition.options import (
     PERTURBATION_DIRECTION,
     PERTURBATION_STRENGTH,
     POLISH_LR,
+    POLISH_SPREAD_PENALTY,
     POLISH_STEPS,
     RANDOM_FRACTION,
     SearchOptions,
@@ -516,10 +517,9 @@ class SurrogateSearch:
         if ref is None:
             return U, pred, picks, 0
         front = obs.Y[obs.ok & obs.feasible]
-        rows, cells, score0 = [], [], []
+        rows, cells = [], []
         believed = front
-        norm = float(np.prod(obs.scale))
-        lp_all = np.zeros(len(U)) if pred.log_p is None else pred.log_p
+        scale = np.asarray(obs.scale, dtype=float)
         for j, i in enumerate(idx):
             if not feas[j]:
                 continue
@@ -529,7 +529,6 @@ class SurrogateSearch:
             if vol > 0:
                 rows.append(j)
                 cells.append((torch.as_tensor(lo), torch.as_tensor(hi)))
-                score0.append(np.log(vol / norm + 1e-300) + lp_all[i])
             believed = np.vstack([believed, mean])
         if not rows:
             return U, pred, picks, 0
@@ -537,10 +536,11 @@ class SurrogateSearch:
         u = start.clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=POLISH_LR)
         best_u = start.clone()
-        best = torch.as_tensor(np.asarray(score0), dtype=self.dtype)
+        with torch.no_grad():
+            best = self._polish_score(start, cells, scale)
         for _ in range(POLISH_STEPS):
             opt.zero_grad()
-            score = self._polish_score(u, cells, norm)
+            score = self._polish_score(u, cells, scale)
             with torch.no_grad():
                 better = score > best
                 best = torch.where(better, score, best)
@@ -550,7 +550,7 @@ class SurrogateSearch:
             with torch.no_grad():
                 u.clamp_(0.0, 1.0)
         with torch.no_grad():
-            score = self._polish_score(u, cells, norm)
+            score = self._polish_score(u, cells, scale)
             better = score > best
             best_u[better] = u[better]
         new_U = best_u.numpy()
@@ -605,16 +605,25 @@ class SurrogateSearch:
         return U, pred, (out_idx, feas), moved
 
     def _polish_score(
-        self, u: torch.Tensor, cells: list[tuple[torch.Tensor, torch.Tensor]], norm: float
+        self, u: torch.Tensor, cells: list[tuple[torch.Tensor, torch.Tensor]], scale: np.ndarray
     ) -> torch.Tensor:
-        """``(q,)`` ``log(HVI / prod(scale)) + log P(feasible)`` of ``(q, d)`` unit-cube points."""
+        """``(q,)`` polish score of ``(q, d)`` unit-cube points.
+
+        ``log(HVI / prod(scale)) + log P(feasible) - POLISH_SPREAD_PENALTY *
+        sum_j sigma_j / scale_j``: the last term (where the model has a spread) keeps
+        the climb where the surrogate has data, since a gradient follows the mean
+        into regions where it extrapolates.
+        """
         X = unnormalize(u, self._box.to(u))
         out = outcomes(self.model, X, self.use_feasibility, self.feasibility_mask)
         vols = []
         for r, (lo, hi) in enumerate(cells):
             side = torch.clamp(torch.minimum(-out.obj[r], hi) - lo, min=0.0)
             vols.append(side.prod(dim=-1).sum())
-        score = torch.log(torch.stack(vols) / norm + 1e-300)
+        score = torch.log(torch.stack(vols) / float(np.prod(scale)) + 1e-300)
+        if out.obj_std is not None and POLISH_SPREAD_PENALTY > 0:
+            spread = out.obj_std / torch.as_tensor(scale).to(out.obj_std)
+            score = score - POLISH_SPREAD_PENALTY * spread.sum(dim=-1)
         lp = out.log_pfeas_total
         if lp is not None:
             if self.calibration is not None:

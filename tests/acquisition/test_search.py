@@ -341,6 +341,39 @@ def test_polishing_moves_the_picks_onto_the_predicted_front(monkeypatch):
     assert polished < 0.5 * rough
 
 
+class _SpreadAtFront(DiscModel):
+    """The front (u1 = 0.5) is where the model's spread is largest."""
+
+    def predict_outcomes(self, X: torch.Tensor):
+        pred = super().predict_outcomes(X)
+        u1 = self.unit(X)[..., 1:2]
+        pred.obj_std = 0.05 + 4.0 * (0.25 - (u1 - 0.5).abs()).clamp_min(0.0) ** 2 * (
+            torch.ones_like(pred.obj_mean)
+        )
+        return pred
+
+
+def test_polishing_is_held_back_where_the_spread_is_large(monkeypatch):
+    import botorch_joint.acquisition.search as search_module
+
+    model = _SpreadAtFront(feasibility=False)
+    X, Y, _, failed = _data(model, 30)
+    C = np.empty((30, 0))
+    lo, hi = model.bounds.numpy()
+
+    def distance_to_front(penalty: float) -> float:
+        monkeypatch.setattr(search_module, "POLISH_SPREAD_PENALTY", penalty)
+        res = SurrogateSearch(model, model.bounds.numpy(), options=SMALL).propose(
+            X, Y, C, failed, 8, np.random.default_rng(0)
+        )
+        U = (res.X - lo) / (hi - lo)
+        exploit = U[res.info["batch_explore"] :]
+        return float(np.abs(exploit[:, 1] - 0.5).mean())
+
+    far, near = distance_to_front(20.0), distance_to_front(0.0)
+    assert far > near
+
+
 def test_polishing_keeps_the_picks_predicted_feasible(disc_model):
     X, Y, C, failed = _data(disc_model, 30)
     search = SurrogateSearch(disc_model, disc_model.bounds.numpy(), options=SMALL)
