@@ -28,7 +28,11 @@ slope. The figures are PNGs beside the others in the report directory; for
 Usage::
 
     python benchmarks/report.py OUT [--report-dir OUT/report] [--baselines gpr megp]
-        [--hpc auto|on|off] [--short DIR ...]
+        [--hpc auto|on|off] [--short DIR ...] [--also DIR ...] [--budget N]
+
+More runs (``--also DIR``: other ``run.py`` outputs, e.g. an acceptance sweep of the
+same methods) join the main ones; ``--budget N`` reads every run at its first ``N``
+evaluations, so runs of a larger budget compare at equal budget.
 
 Runs at a smaller budget (``--short DIR``: another ``run.py`` output, e.g. ``ax-default``
 at 3 seeds and budget 100): a section per such directory compares every method at that
@@ -105,8 +109,16 @@ class Run:
     record: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
-def load(out: Path) -> tuple[list[Run], list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """``(finished runs, failed or unfinished records, problem infos)`` under ``out``."""
+def load(
+    out: Path, budget: int | None = None
+) -> tuple[list[Run], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``(finished runs, failed or unfinished records, problem infos)`` under ``out``.
+
+    Args:
+        out: a ``run.py`` output directory.
+        budget: read each run at its first ``budget`` evaluations (:func:`truncate`);
+            ``None``: whole runs.
+    """
     runs, bad = [], []
     for path in sorted((out / "records").glob("*/*/seed*.json")):
         try:
@@ -118,7 +130,8 @@ def load(out: Path) -> tuple[list[Run], list[dict[str, Any]], dict[str, dict[str
             rec["path"] = str(path)
             bad.append(rec)
             continue
-        runs.append(_to_run(rec))
+        run = _to_run(rec)
+        runs.append(run if budget is None else truncate(run, budget))
     infos = {}
     for path in sorted((out / "problems").glob("*.json")):
         info = json.loads(path.read_text())
@@ -156,6 +169,74 @@ def _to_run(rec: dict[str, Any]) -> Run:
         n_initial=int(np.sum(epoch == 0)),
         record=rec,
     )
+
+
+def truncate(run: Run, n: int) -> Run:
+    """The run as it stood after its first ``n`` evaluations (unchanged if it has fewer).
+
+    Comparisons at equal budget can then take runs of a larger one, e.g. an acceptance
+    sweep at 300 beside a comparison at 200. Its timing becomes the sums over the epochs
+    it kept (the wall time: evaluation plus proposal seconds), and its record says the
+    budget it is read at.
+    """
+    if len(run.epoch) <= n:
+        return run
+    from botorch_joint.result import decode_value
+
+    epoch = run.epoch[:n]
+    kept = {int(e) for e in np.unique(epoch) if np.sum(run.epoch == e) == np.sum(epoch == e)}
+    timings = decode_value(run.record.get("result", {}).get("timings", []))
+    keys = ("evaluation_seconds", "train_seconds", "search_seconds", "propose_seconds")
+    timing = {k: 0.0 for k in keys}
+    for t in timings:
+        if int(t.get("epoch", -1)) in kept:
+            for k in keys:
+                timing[k] += float(t.get(k, 0.0) or 0.0)
+    timing["wall_seconds"] = timing["evaluation_seconds"] + timing["propose_seconds"]
+    settings = dict(run.record.get("settings") or {})
+    settings["read_from_budget"] = settings.get("budget")
+    settings["budget"] = n
+    result = dict(run.record.get("result", {}))
+    result["timings"] = [t for t in timings if int(t.get("epoch", -1)) in kept]
+    record = {**run.record, "settings": settings, "result": result}
+    return Run(
+        problem=run.problem,
+        method=run.method,
+        seed=run.seed,
+        hv=None if run.hv is None else run.hv[:n],
+        feasible=run.feasible[:n],
+        failed=run.failed[:n],
+        epoch=epoch,
+        Y=run.Y[:n],
+        timing=timing,
+        n_initial=run.n_initial,
+        record=record,
+    )
+
+
+def load_all(
+    outs: list[Path], budget: int | None = None
+) -> tuple[list[Run], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """:func:`load` of several output directories, merged: a problem, method and seed
+    found in more than one is taken from the first that has it finished."""
+    runs: list[Run] = []
+    bad: list[dict[str, Any]] = []
+    infos: dict[str, dict[str, Any]] = {}
+    seen: set[tuple[str, str, int]] = set()
+    for out in outs:
+        r, b, i = load(out, budget)
+        for run in r:
+            key = (run.problem, run.method, run.seed)
+            if key not in seen:
+                seen.add(key)
+                runs.append(run)
+        bad += b
+        for name, info in i.items():
+            infos.setdefault(name, info)
+    bad = [
+        rec for rec in bad if (rec.get("problem"), rec.get("method"), rec.get("seed")) not in seen
+    ]
+    return runs, bad, infos
 
 
 def method_sort_key(method: str) -> tuple[int, str]:
@@ -245,7 +326,8 @@ def _align_reference(name: str, info: dict[str, Any], methods: dict[str, list[Ru
             from botorch_joint.result import Result
 
             print(f"report.py: {name}: recomputing HV of {r.method}/seed {r.seed} with {ref}")
-            r.hv = Result.from_json_dict(res).hypervolume_history(ref_point=np.asarray(ref))
+            hv = Result.from_json_dict(res).hypervolume_history(ref_point=np.asarray(ref))
+            r.hv = np.asarray(hv, dtype=float)[: len(r.epoch)]  # a truncated run stays so
 
 
 def _q(values: np.ndarray | list[float]) -> tuple[float, float, float]:
@@ -1171,6 +1253,8 @@ def build_report(
     baselines: tuple[str, ...] = DEFAULT_BASELINES,
     hpc: str = "auto",
     short: tuple[Path, ...] = (),
+    also: tuple[Path, ...] = (),
+    budget: int | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.csv`` and the PNG figures; returns the report path.
 
@@ -1182,13 +1266,17 @@ def build_report(
             (:func:`hpc_problems`).
         short: output directories of runs at a smaller budget, each compared with the
             main runs' first evaluations (:func:`short_budget_section`).
+        also: more ``run.py`` output directories whose finished runs join ``out``'s (a
+            run in both is taken from ``out``).
+        budget: read every main run at its first ``budget`` evaluations
+            (:func:`truncate`); ``None``: whole runs.
     """
     if hpc not in ("auto", "on", "off"):
         raise ValueError(f"hpc must be 'auto', 'on' or 'off', got {hpc!r}")
     out = Path(out)
     report_dir = Path(report_dir) if report_dir is not None else out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    runs, bad, infos = load(out)
+    runs, bad, infos = load_all([out, *map(Path, also)], budget)
     data = group(runs, infos)
     stats = {p: {m: method_stats(pd_, m) for m in pd_.methods} for p, pd_ in data.items()}
     saved = {p: epochs_saved(data[p], stats[p], baselines) for p in data}
@@ -1198,11 +1286,26 @@ def build_report(
         sweep = json.loads((out / "sweep.json").read_text())
 
     lines = ["# Benchmark report", ""]
-    lines.append(f"Records: `{out}` ({len(runs)} finished runs, {len(bad)} failed or unfinished).")
+    where = ", ".join(f"`{d}`" for d in [out, *also])
+    lines.append(f"Records: {where} ({len(runs)} finished runs, {len(bad)} failed or unfinished).")
+    if budget is not None:
+        longer = sorted(
+            {
+                f"`{r.method}` on `{r.problem}`"
+                for r in runs
+                if (r.record.get("settings") or {}).get("read_from_budget")
+            }
+        )
+        lines.append(
+            f"Every run is read at its first {budget} evaluations"
+            + (f" (runs of a larger budget: {', '.join(longer)})." if longer else ".")
+        )
     if sweep:
         commands = []
-        if (out / "sweeps.jsonl").exists():
-            for line in (out / "sweeps.jsonl").read_text().splitlines():
+        for d in [out, *also]:
+            if not (Path(d) / "sweeps.jsonl").exists():
+                continue
+            for line in (Path(d) / "sweeps.jsonl").read_text().splitlines():
                 try:
                     info = json.loads(line)
                 except json.JSONDecodeError:
@@ -1375,6 +1478,21 @@ def main(argv: list[str] | None = None) -> int:
         help="output dirs of runs at a smaller budget (e.g. ax-default), compared with the "
         "main runs' first evaluations",
     )
+    p.add_argument(
+        "--also",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="more run.py output dirs whose finished runs join OUT's (OUT's run wins where "
+        "both have one)",
+    )
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="read every run at its first BUDGET evaluations (runs of a larger budget "
+        "then compare at equal budget)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     if not (out / "records").is_dir():
@@ -1383,11 +1501,23 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    for extra in args.short:
-        if not (extra / "records").is_dir():
-            print(f"report.py: no records under {extra}/records (--short)", file=sys.stderr)
-            return 1
-    path = build_report(out, args.report_dir, tuple(args.baselines), args.hpc, tuple(args.short))
+    for flag, dirs in (("--short", args.short), ("--also", args.also)):
+        for extra in dirs:
+            if not (extra / "records").is_dir():
+                print(f"report.py: no records under {extra}/records ({flag})", file=sys.stderr)
+                return 1
+    if args.budget is not None and args.budget < 1:
+        print(f"report.py: --budget must be at least 1, got {args.budget}", file=sys.stderr)
+        return 1
+    path = build_report(
+        out,
+        args.report_dir,
+        tuple(args.baselines),
+        args.hpc,
+        tuple(args.short),
+        tuple(args.also),
+        args.budget,
+    )
     print(f"wrote {path}")
     return 0
 

@@ -81,3 +81,38 @@ def test_short_dir_without_records_is_a_clear_error(tmp_path):
     assert "no records under" in rep.stderr and "--short" in rep.stderr
     assert "Traceback" not in rep.stderr
     assert bench_report.short_budget_section({}, tmp_path / "nothing")[-1].startswith("No finished")
+
+
+def test_runs_of_a_larger_budget_join_at_the_main_budget(tmp_path):
+    main, more = tmp_path / "main", tmp_path / "more"
+    _sweep(main, "sobol", ["0"], 20)
+    _sweep(more, "mc", ["0"], 30)
+
+    rep = _cli(REPORT, str(main), "--also", str(more), "--budget", "20")
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    text = (main / "report" / "report.md").read_text()
+    assert (
+        "read at its first 20 evaluations (runs of a larger budget: `mc` on `weldedbeam`)" in text
+    )
+    max_hv = json.loads((main / "problems" / "weldedbeam.json").read_text())["max_hv"]
+    rec = json.loads((more / "records/weldedbeam/mc/seed0.json").read_text())
+    at_20 = rec["hv_history"][19] / max_hv
+    matrix = text.split("## Final normalised HV")[1].split("\n## ")[0]
+    row = next(line for line in matrix.splitlines() if line.startswith("| weldedbeam"))
+    assert f"{at_20:.3f} (1)" in row
+
+    # the kept epochs' seconds only
+    run = bench_report.truncate(bench_report._to_run(rec), 20)
+    assert len(run.epoch) == 20 and len(run.hv) == 20
+    kept = {int(e) for e in set(run.epoch)}
+    for key in ("evaluation_seconds", "propose_seconds"):
+        kept_sum = sum(t[key] for t in rec["result"]["timings"] if t["epoch"] in kept)
+        assert run.timing[key] == kept_sum
+    assert 0 < run.timing["evaluation_seconds"] < rec["timing"]["evaluation_seconds"]
+
+
+def test_report_refuses_a_budget_below_one(tmp_path):
+    main = tmp_path / "main"
+    _sweep(main, "sobol", ["0"], 20)
+    rep = _cli(REPORT, str(main), "--budget", "0")
+    assert rep.returncode == 1 and "--budget" in rep.stderr
