@@ -1276,7 +1276,8 @@ def build_report(
     out = Path(out)
     report_dir = Path(report_dir) if report_dir is not None else out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    runs, bad, infos = load_all([out, *map(Path, also)], budget)
+    dirs = [out, *map(Path, also)]
+    runs, bad, infos = load_all(dirs, budget)
     data = group(runs, infos)
     stats = {p: {m: method_stats(pd_, m) for m in pd_.methods} for p, pd_ in data.items()}
     saved = {p: epochs_saved(data[p], stats[p], baselines) for p in data}
@@ -1286,7 +1287,7 @@ def build_report(
         sweep = json.loads((out / "sweep.json").read_text())
 
     lines = ["# Benchmark report", ""]
-    where = ", ".join(f"`{d}`" for d in [out, *also])
+    where = ", ".join(f"`{d}`" for d in dirs)
     lines.append(f"Records: {where} ({len(runs)} finished runs, {len(bad)} failed or unfinished).")
     if budget is not None:
         longer = sorted(
@@ -1302,10 +1303,10 @@ def build_report(
         )
     if sweep:
         commands = []
-        for d in [out, *also]:
-            if not (Path(d) / "sweeps.jsonl").exists():
+        for d in dirs:
+            if not (d / "sweeps.jsonl").exists():
                 continue
-            for line in (Path(d) / "sweeps.jsonl").read_text().splitlines():
+            for line in (d / "sweeps.jsonl").read_text().splitlines():
                 try:
                     info = json.loads(line)
                 except json.JSONDecodeError:

@@ -536,8 +536,8 @@ class SurrogateSearch:
         u = start.clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=POLISH_LR)
         best_u = start.clone()
-        with torch.no_grad():
-            best = self._polish_score(start, cells, scale)
+        # The first step scores the starts themselves (u == start before any update).
+        best = torch.full((len(rows),), -torch.inf, dtype=self.dtype)
         for _ in range(POLISH_STEPS):
             opt.zero_grad()
             score = self._polish_score(u, cells, scale)
