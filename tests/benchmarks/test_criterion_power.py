@@ -45,6 +45,8 @@ def test_identical_runs_pass_and_a_clear_loss_fails(tmp_path: Path) -> None:
         _record(tmp_path, "loss", "c+o-ftt", seed, 0.4, first=13 if seed == 0 else 5)
         _record(tmp_path, "loss", "gpr", seed, 0.5, first=5)
         _record(tmp_path, "loss", "megp", seed, 0.45, first=5)
+        _record(tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
+        _record(tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
     out = tmp_path / "power.md"
     args = ["--runs", f"a={tmp_path}", "--budgets", "6", "12", "--draws", "500"]
     assert criterion_power.main([*args, "--out", str(out)]) == 0
@@ -58,6 +60,15 @@ def test_identical_runs_pass_and_a_clear_loss_fails(tmp_path: Path) -> None:
     assert 0.2 < p_within < 0.8
     # every problem at once: the "loss" problem fails every draw as measured
     assert "problems drawn independently) | 0.000 |" in text
+    # another method scored against the same baselines (it ran "loss" only, level with gpr)
+    assert criterion_power.main([*args, "--method", "c+o-resnet", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| loss | 5 / 5 / 5 | 1.00 / 0.00 | 1.00 / 0.00 | 1.00 / 1.00 / 1.00 |" in text
+    assert "| same |" not in text
+    with pytest.raises(SystemExit, match="runs of nope, gpr and megp"):
+        criterion_power.main([*args, "--method", "nope"])
+    with pytest.raises(SystemExit):
+        criterion_power.main([*args, "--method", "gpr"])  # a baseline against itself
 
 
 def test_bad_input_is_named(tmp_path: Path) -> None:
