@@ -64,6 +64,22 @@ def load(label: str, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def load_runs(specs: list[str], ap: argparse.ArgumentParser) -> list[dict[str, Any]]:
+    """The rows of every ``LABEL=DIR`` in ``specs``; a bad spec is a usage error."""
+    rows: list[dict[str, Any]] = []
+    for spec in specs:
+        label, _, path = spec.partition("=")
+        if not path:
+            ap.error(f"--runs wants LABEL=DIR, got {spec!r}")
+        if not Path(path).is_dir():
+            ap.error(f"--runs {spec!r}: no such directory")
+        found = load(label, Path(path))
+        if not found:
+            print(f"note: no finished run records under {path}", file=sys.stderr)
+        rows += found
+    return rows
+
+
 def _feasible(r: dict[str, Any]) -> np.ndarray:
     C = np.asarray(r["C"], float).reshape(len(r["failed"]), -1)
     with np.errstate(invalid="ignore"):
@@ -167,15 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", default=None, help="label whose targets to check")
     ap.add_argument("--out", default=None, help="also write the tables to this file")
     args = ap.parse_args(argv)
-    rows: list[dict[str, Any]] = []
-    for spec in args.runs:
-        label, _, path = spec.partition("=")
-        if not path:
-            ap.error(f"--runs wants LABEL=DIR, got {spec!r}")
-        found = load(label, Path(path))
-        if not found:
-            print(f"note: no finished run records under {path}", file=sys.stderr)
-        rows += found
+    rows = load_runs(args.runs, ap)
     if args.problems:
         rows = [r for r in rows if r["problem"] in args.problems]
     text = table(rows, args.budgets)

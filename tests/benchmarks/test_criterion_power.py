@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,37 +15,25 @@ if str(ROOT) not in sys.path:
 from benchmarks import criterion_power  # noqa: E402
 
 
-def _record(out: Path, problem: str, method: str, seed: int, final: float, first: int) -> None:
+def _record(run_record, out: Path, problem: str, method: str, seed: int, final: float, first: int):
     n = 12
-    hv = np.linspace(0.0, 2 * final, n).tolist()  # max_hv 2: normalised `final` at n
-    feasible = [i + 1 >= first for i in range(n)]
-    rec = {
-        "problem": problem,
-        "method": method,
-        "seed": seed,
-        "complete": True,
-        "hv_history": hv,
-        "timing": {},
-        "result": {"max_hv": 2.0, "epoch": [0] * 4 + [1] * 8, "feasible": feasible},
-    }
-    path = out / "records" / problem / method / f"seed{seed}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
+    hv = np.linspace(0.0, 2 * final, n).tolist()  # max HV 2: normalised `final` at n
+    run_record(out, problem, method, seed, hv, [i + 1 >= first for i in range(n)])
 
 
-def test_identical_runs_pass_and_a_clear_loss_fails(tmp_path: Path) -> None:
+def test_identical_runs_pass_and_a_clear_loss_fails(tmp_path: Path, run_record) -> None:
     for seed in range(5):
         # "same": every method the same runs; "loss": ours 0.1 below on every seed
         for method in ("c+o-ftt", "gpr", "megp"):
-            _record(tmp_path, "same", method, seed, 0.5, first=5)
+            _record(run_record, tmp_path, "same", method, seed, 0.5, first=5)
             # the same spread of runs for all three: the better of two medians is
             # above ours by chance more often than not
-            _record(tmp_path, "noisy", method, seed, 0.3 + 0.05 * seed, first=5)
-        _record(tmp_path, "loss", "c+o-ftt", seed, 0.4, first=13 if seed == 0 else 5)
-        _record(tmp_path, "loss", "gpr", seed, 0.5, first=5)
-        _record(tmp_path, "loss", "megp", seed, 0.45, first=5)
-        _record(tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
-        _record(tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
+            _record(run_record, tmp_path, "noisy", method, seed, 0.3 + 0.05 * seed, first=5)
+        _record(run_record, tmp_path, "loss", "c+o-ftt", seed, 0.4, first=13 if seed == 0 else 5)
+        _record(run_record, tmp_path, "loss", "gpr", seed, 0.5, first=5)
+        _record(run_record, tmp_path, "loss", "megp", seed, 0.45, first=5)
+        _record(run_record, tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
+        _record(run_record, tmp_path, "loss", "c+o-resnet", seed, 0.5, first=5)
     out = tmp_path / "power.md"
     args = ["--runs", f"a={tmp_path}", "--budgets", "6", "12", "--draws", "500"]
     assert criterion_power.main([*args, "--out", str(out)]) == 0

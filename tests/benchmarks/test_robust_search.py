@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,32 +15,15 @@ if str(ROOT) not in sys.path:
 from benchmarks import robust_search  # noqa: E402
 
 
-def _record(out: Path, problem: str, method: str, seed: int, hv: list[float], feasible: list[bool]):
-    n = len(hv)
-    epoch = [0] * 4 + [1 + i // 4 for i in range(n - 4)]
-    rec = {
-        "problem": problem,
-        "method": method,
-        "seed": seed,
-        "complete": True,
-        "hv_history": hv,
-        "timing": {"train_seconds": 2.0, "search_seconds": 1.0},
-        "result": {"max_hv": 2.0, "epoch": epoch, "feasible": feasible},
-    }
-    path = out / "records" / problem / method / f"seed{seed}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
-
-
-def test_tables_and_targets(tmp_path: Path, capsys) -> None:
+def test_tables_and_targets(tmp_path: Path, capsys, run_record) -> None:
     n = 12
     for seed in (10, 11, 12):
         ours = np.linspace(0.0, 1.8, n).tolist()  # normalised 0.9 at the end
-        _record(tmp_path, "p", "c+o-ftt", seed, ours, [False] * 5 + [True] * 7)
-        _record(tmp_path, "p", "gpr", seed, np.linspace(0, 1.6, n).tolist(), [True] * n)
+        run_record(tmp_path, "p", "c+o-ftt", seed, ours, [False] * 5 + [True] * 7)
+        run_record(tmp_path, "p", "gpr", seed, np.linspace(0, 1.6, n).tolist(), [True] * n)
         # megp never feasible on seed 12
         megp_feasible = [False] * n if seed == 12 else [True] * n
-        _record(tmp_path, "p", "megp", seed, np.linspace(0, 1.0, n).tolist(), megp_feasible)
+        run_record(tmp_path, "p", "megp", seed, np.linspace(0, 1.0, n).tolist(), megp_feasible)
     out = tmp_path / "table.md"
     assert (
         robust_search.main(
