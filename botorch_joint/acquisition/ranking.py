@@ -8,6 +8,9 @@ are minimised.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,7 @@ __all__ = [
     "hypervolume_improvement",
     "non_dominated_ranks",
     "observed_violation",
+    "reuse_hypervolume_cells",
     "select_batch",
     "survival",
 ]
@@ -177,11 +181,36 @@ def _min_dist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
+_CELLS: ContextVar[dict[tuple[bytes, ...], tuple[np.ndarray, np.ndarray]] | None] = ContextVar(
+    "hypervolume_cells", default=None
+)
+
+
+@contextmanager
+def reuse_hypervolume_cells() -> Iterator[None]:
+    """Within the block, :func:`hypervolume_cells` keeps what it computes and returns it
+    again for the same front and reference point.
+
+    One search partitions the same fronts several times (the greedy selection, then
+    the polish against the fronts the selection built, then a second greedy from the
+    observed front); with four objectives and a front of a few hundred points each
+    partition costs a fifth of a second, and a batch of 100 needs hundreds of them.
+    The cached arrays are returned as they are: callers must not modify them.
+    """
+    token = _CELLS.set({})
+    try:
+        yield
+    finally:
+        _CELLS.reset(token)
+
+
 def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Boxes of the region below ``ref`` that ``front`` (minimised) does not dominate.
 
     In BoTorch's maximisation convention: a point ``y`` adds
-    ``sum_c prod_j clip(min(-y_j, upper_cj) - lower_cj, 0)``.
+    ``sum_c prod_j clip(min(-y_j, upper_cj) - lower_cj, 0)``. Inside
+    :func:`reuse_hypervolume_cells`, a front and reference point seen before return the
+    same arrays as before.
 
     Args:
         front: ``(F, m)`` objectives (rows not below ``ref`` everywhere are ignored).
@@ -198,12 +227,62 @@ def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, n
     )
 
     m = ref.size
-    front = front[np.all(front < ref, axis=1)]
-    part = FastNondominatedPartitioning(
-        ref_point=torch.as_tensor(-ref), Y=torch.as_tensor(-front).reshape(-1, m)
-    )
-    lower, upper = part.get_hypercell_bounds().numpy()
+    front = np.ascontiguousarray(front[np.all(front < ref, axis=1)])
+    cache = _CELLS.get()
+    key = (ref.tobytes(), front.tobytes())
+    if cache is not None and key in cache:
+        return cache[key]
+    if m <= 2 or not len(front):
+        part = FastNondominatedPartitioning(
+            ref_point=torch.as_tensor(-ref), Y=torch.as_tensor(-front).reshape(-1, m)
+        )
+        lower, upper = part.get_hypercell_bounds().numpy()
+    else:
+        lower, upper = _nondominated_cells(torch.as_tensor(front), torch.as_tensor(ref))
+    if cache is not None:
+        cache[key] = (lower, upper)
     return lower, upper
+
+
+def _nondominated_cells(front: Any, ref: Any) -> tuple[np.ndarray, np.ndarray]:
+    """BoTorch's ``FastNondominatedPartitioning`` cells for ``m >= 3``, the same arrays
+    bit for bit, with the last step (equation 2 of Lacour et al. 2017) done on whole
+    columns instead of cell by cell: that step was a third of a partition's time.
+
+    Args:
+        front: ``(F, m)`` tensor of minimised objectives, every row below ``ref``.
+        ref: ``(m,)`` tensor, the reference point.
+    """
+    import torch
+    from botorch.utils.multi_objective.box_decompositions.utils import (
+        update_local_upper_bounds_incremental,
+    )
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    m = ref.shape[-1]
+    pareto = front[is_non_dominated(-front)]
+    # The local upper bounds of the minimisation problem (Algorithm 1)...
+    upper = ref.unsqueeze(0).clone()
+    defining = torch.zeros(1, m, m, dtype=front.dtype)
+    for j in range(m):
+        defining[0, j] = -torch.inf
+        defining[0, j, j] = upper[0, j]
+    upper, defining = update_local_upper_bounds_incremental(pareto, upper, defining)
+    # ... are the front of a second minimisation problem with an infinite reference
+    # point, whose dominated boxes are the region the front does not dominate.
+    upper2 = torch.full((1, m), torch.inf, dtype=front.dtype)
+    defining2 = (-ref).expand(1, m, m).clone()
+    for j in range(m):
+        defining2[0, j, j] = upper2[0, j]
+    upper2, defining2 = update_local_upper_bounds_incremental(-upper, upper2, defining2)
+    lower = torch.empty_like(upper2)
+    lower[:, 0] = defining2[:, 0, 0]
+    for j in range(1, m):
+        lower[:, j] = defining2[:, :j, j].max(dim=-1).values
+    upper2 = upper2.clone()
+    upper2[:, 0] = torch.inf
+    keep = ~(upper2 <= lower).any(dim=-1)
+    return lower[keep].numpy(), upper2[keep].numpy()
 
 
 def dominated_volume(points: np.ndarray, cells: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

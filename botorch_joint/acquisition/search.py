@@ -85,6 +85,7 @@ from botorch_joint.acquisition.ranking import (
     greedy_hvi,
     hypervolume_cells,
     observed_violation,
+    reuse_hypervolume_cells,
     survival,
 )
 from botorch_joint.acquisition.selection import (
@@ -292,13 +293,15 @@ class SurrogateSearch:
         t_sel = time.perf_counter()
 
         pool_U, pred = pool.U, pool.pred
-        picks = self._select(pool_U, pred, obs, n, n_explore, seek, rng)
-        t_pol = time.perf_counter()
-        n_polished = 0
-        if POLISH_STEPS > 0 and len(picks[-1][0]):
-            pool_U, pred, exploit, n_polished = self._polish(pool_U, pred, obs, picks[-1])
-            picks[-1] = exploit
-        t_pol = time.perf_counter() - t_pol
+        # The polish partitions the fronts the selection built again.
+        with reuse_hypervolume_cells():
+            picks = self._select(pool_U, pred, obs, n, n_explore, seek, rng)
+            t_pol = time.perf_counter()
+            n_polished = 0
+            if POLISH_STEPS > 0 and len(picks[-1][0]):
+                pool_U, pred, exploit, n_polished = self._polish(pool_U, pred, obs, picks[-1])
+                picks[-1] = exploit
+            t_pol = time.perf_counter() - t_pol
         idx = np.concatenate([p[0] for p in picks]).astype(int)
         pred_feas = np.concatenate([p[1] for p in picks]).astype(bool)
         if len(idx) < n:  # only when the pool is degenerate: fill uniformly
@@ -529,7 +532,12 @@ class SurrogateSearch:
             if vol > 0:
                 rows.append(j)
                 cells.append((torch.as_tensor(lo), torch.as_tensor(hi)))
-            believed = np.vstack([believed, mean])
+            # A believed point that another dominates leaves the partition as it was
+            # (the same front, in the same order), and the selection's fronts never
+            # hold one: leaving it out lets the next pick reuse the selection's cells.
+            beaten = np.all(believed <= mean, axis=1) & np.any(believed < mean, axis=1)
+            if not beaten.any():
+                believed = np.vstack([believed, mean])
         if not rows:
             return U, pred, picks, 0
         start = torch.as_tensor(U[idx[rows]], dtype=self.dtype)

@@ -194,3 +194,59 @@ def test_expected_improvement_credits_an_uncertain_candidate():
     rng = np.random.default_rng(0)
     assert greedy_hvi(obj, np.ones(2), front, ref, 2, rng) == []
     assert greedy_hvi(obj, np.ones(2), front, ref, 2, rng, obj_std=std) == [1]
+
+
+def test_reused_cells_are_the_same_arrays_only_inside_the_block():
+    from botorch_joint.acquisition.ranking import hypervolume_cells, reuse_hypervolume_cells
+
+    rng = np.random.default_rng(2)
+    ref = np.ones(4)
+    front = rng.random((30, 4))
+    beyond = np.vstack([front, [[2.0, 0.1, 0.1, 0.1]]])  # not below ref: ignored
+    with reuse_hypervolume_cells():
+        first = hypervolume_cells(front, ref)
+        again = hypervolume_cells(beyond.copy(), ref)
+        assert again[0] is first[0] and again[1] is first[1]
+        other = hypervolume_cells(front, ref * 1.1)
+        assert other[0] is not first[0]
+    fresh = hypervolume_cells(front, ref)
+    assert fresh[0] is not first[0]
+    np.testing.assert_array_equal(fresh[0], first[0])
+    np.testing.assert_array_equal(fresh[1], first[1])
+
+
+def test_a_dominated_point_leaves_the_cells_bit_for_bit():
+    # The polish relies on this to skip partitioning again after a dominated pick.
+    from botorch_joint.acquisition.ranking import hypervolume_cells
+
+    rng = np.random.default_rng(3)
+    ref = np.ones(4)
+    front = rng.random((40, 4)) * 0.8
+    beaten = front[5] + np.array([0.0, 0.01, 0.0, 0.02])
+    base = hypervolume_cells(front, ref)
+    more = hypervolume_cells(np.vstack([front, beaten]), ref)
+    np.testing.assert_array_equal(base[0], more[0])
+    np.testing.assert_array_equal(base[1], more[1])
+
+
+def test_cells_match_botorch_partitioning_bit_for_bit():
+    import torch
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
+
+    from botorch_joint.acquisition.ranking import hypervolume_cells
+
+    rng = np.random.default_rng(4)
+    for m, n in [(3, 1), (3, 25), (4, 60), (5, 30)]:
+        ref = np.ones(m) * 1.2
+        front = rng.random((n, m))
+        front[::7] += 0.5  # some rows beyond the reference point
+        lower, upper = hypervolume_cells(front, ref)
+        kept = front[np.all(front < ref, axis=1)]
+        part = FastNondominatedPartitioning(
+            ref_point=torch.as_tensor(-ref), Y=torch.as_tensor(-kept)
+        )
+        expected = part.get_hypercell_bounds().numpy()
+        np.testing.assert_array_equal(lower, expected[0])
+        np.testing.assert_array_equal(upper, expected[1])
