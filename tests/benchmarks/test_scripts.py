@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import botorch_joint as bj
 
@@ -116,3 +117,30 @@ def test_polish_realised_replays_the_run_exactly(tmp_path: Path) -> None:
     assert polish_realised.main(args) == 0  # resumes: nothing to do
     assert len(rows.read_text().splitlines()) == 1
     assert "| weldedbeam | gpr | 15 | 1 |" in polish_realised.report(rows)
+
+
+def test_search_seconds_shared_partitions_change_no_batch(tmp_path: Path) -> None:
+    import subprocess
+
+    from benchmarks import search_seconds
+
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--problems", "c2dtlz2",
+         "--methods", "gpr", "--seeds", "0", "--budget", "25", "--batch-size", "5",
+         "--n-initial", "10", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = out / "records" / "c2dtlz2" / "gpr" / "seed0.json"
+    md = tmp_path / "seconds.md"
+    args = ["--record", str(record), "--n", "15", "--batch-sizes", "5", "3", "--out", str(md)]
+    assert search_seconds.main(args) == 0
+    text = md.read_text()
+    rows = [json.loads(line) for line in text.split("```json\n")[1].split("\n```")[0].splitlines()]
+    assert [r["batch"] for r in rows] == [5, 3]
+    assert all(r["identical"] for r in rows)  # three objectives: the column-wise cells
+    assert rows[0]["replays_run"] and "replays_run" not in rows[1]
+    assert "| 15 | 5 |" in text
+    with pytest.raises(SystemExit):
+        search_seconds.main(["--record", str(record), "--n", "25"])
