@@ -68,10 +68,27 @@ def feasible_hv(Y: np.ndarray, C: np.ndarray, failed: np.ndarray, ref: np.ndarra
     return float(hypervolume(Y[ok], ref)) if ok.any() else 0.0
 
 
-def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
-    """Both batches proposed at ``n`` evaluations of ``record``'s run, evaluated."""
+@dataclasses.dataclass
+class Replay:
+    """A run as it stood after ``n`` evaluations, with its method's strategy rebuilt.
+
+    ``strategy.fit`` is wrapped to fit each model once (the fit is seeded from the
+    epoch, so refitting would only repeat it): every proposal made through it shares
+    the models, and ``fit_seconds`` is the time those fits took.
+    """
+
+    result: Any
+    problem: Any
+    data: Any
+    epoch: int
+    strategy: Any
+    fit_seconds: float = 0.0
+
+
+def replay_at(record: dict[str, Any], n: int, batch: int) -> Replay:
+    """The run of ``record`` after its first ``n`` evaluations, its strategy built for
+    batches of ``batch`` with the run's settings and seed."""
     import botorch_joint as bj
-    import botorch_joint.acquisition.search as search_module
     from botorch_joint.result import Result
     from botorch_joint.strategies.registry import make_strategy
 
@@ -79,7 +96,41 @@ def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
     problem = bj.problems.get(record["problem"], **(record.get("problem_options") or {}))
     settings = record.get("settings") or {}
     data = first_rows(result, n)
-    epoch = int(data.epoch.max()) + 1
+    strategy = make_strategy(
+        record["method"],
+        problem,
+        budget=int(settings.get("budget") or len(result.X)),
+        seed=int(record["seed"]),
+        initial_design=settings.get("initial_design") or "slh",
+        sensitivity=settings.get("sensitivity", "sgrad"),
+        batch_size=batch,
+        options=settings.get("options") or None,
+    )
+    rep = Replay(result, problem, data, int(data.epoch.max()) + 1, strategy)
+    fit = getattr(strategy, "fit", None)
+    if fit is None:
+        return rep
+    fitted: dict[str | None, Any] = {}
+
+    def fit_once(data: Any, epoch: int, kind: str | None = None) -> Any:
+        if kind not in fitted:
+            t0 = time.perf_counter()
+            fitted[kind] = fit(data, epoch, kind)
+            rep.fit_seconds += time.perf_counter() - t0
+        return fitted[kind]
+
+    strategy.fit = fit_once
+    return rep
+
+
+def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
+    """Both batches proposed at ``n`` evaluations of ``record``'s run, evaluated."""
+    import botorch_joint.acquisition.search as search_module
+
+    rep = replay_at(record, n, batch)
+    result, problem, data, epoch, strategy = (
+        rep.result, rep.problem, rep.data, rep.epoch, rep.strategy,
+    )  # fmt: skip
     ref = np.asarray(problem.ref_point, dtype=float)
     hv0 = feasible_hv(data.Y, data.C, data.failed, ref)
     norm = problem.max_hv or hv0 or 1.0
@@ -91,28 +142,7 @@ def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
         "epoch": epoch,
         "hv_before": hv0 / norm,
     }
-    strategy = make_strategy(
-        record["method"],
-        problem,
-        budget=int(settings.get("budget") or len(result.X)),
-        seed=int(record["seed"]),
-        initial_design=settings.get("initial_design") or "slh",
-        sensitivity=settings.get("sensitivity", "sgrad"),
-        batch_size=batch,
-        options=settings.get("options") or None,
-    )
-    # Both batches come from the same fitted models (the fit is seeded from the epoch,
-    # so refitting would only repeat it): only the polish differs between them.
-    fitted: dict[str | None, Any] = {}
-    fit = getattr(strategy, "fit", None)
-
-    def fit_once(data: Any, epoch: int, kind: str | None = None) -> Any:
-        if kind not in fitted:
-            fitted[kind] = fit(data, epoch, kind)
-        return fitted[kind]
-
-    if fit is not None:
-        strategy.fit = fit_once  # type: ignore[attr-defined]
+    # Both batches come from the same fitted models: only the polish differs.
     steps = search_module.POLISH_STEPS
     for name, polish_steps in (("polish", steps), ("off", 0)):
         search_module.POLISH_STEPS = polish_steps

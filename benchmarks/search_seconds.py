@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.polish_realised import first_rows  # noqa: E402
+from benchmarks.polish_realised import replay_at  # noqa: E402
 
 STAGES = ("seconds_evolution", "seconds_cgd", "seconds_selection", "seconds_polish")
 
@@ -60,41 +60,12 @@ def fresh_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def replay(record: dict[str, Any], n: int, batches: list[int]) -> list[dict[str, Any]]:
     """Both searches at ``n`` evaluations of ``record``'s run, for every batch size."""
-    import botorch_joint as bj
     import botorch_joint.acquisition.ranking as ranking
     import botorch_joint.acquisition.search as search_module
-    from botorch_joint.result import Result
-    from botorch_joint.strategies.registry import make_strategy
 
-    result = Result.from_json_dict(record["result"])
-    problem = bj.problems.get(record["problem"], **(record.get("problem_options") or {}))
-    settings = record.get("settings") or {}
-    data = first_rows(result, n)
-    epoch = int(data.epoch.max()) + 1
-    run_batch = int(settings.get("batch_size") or 20)
-    strategy = make_strategy(
-        record["method"],
-        problem,
-        budget=int(settings.get("budget") or len(result.X)),
-        seed=int(record["seed"]),
-        initial_design=settings.get("initial_design") or "slh",
-        sensitivity=settings.get("sensitivity", "sgrad"),
-        batch_size=run_batch,
-        options=settings.get("options") or None,
-    )
-    fitted: dict[str | None, Any] = {}
-    fit = strategy.fit  # type: ignore[attr-defined]
-    fit_seconds = 0.0
-
-    def fit_once(data: Any, epoch: int, kind: str | None = None) -> Any:
-        nonlocal fit_seconds
-        if kind not in fitted:
-            t0 = time.perf_counter()
-            fitted[kind] = fit(data, epoch, kind)
-            fit_seconds += time.perf_counter() - t0
-        return fitted[kind]
-
-    strategy.fit = fit_once  # type: ignore[attr-defined]
+    run_batch = int((record.get("settings") or {}).get("batch_size") or 20)
+    rep = replay_at(record, n, run_batch)
+    result, data, epoch, strategy = rep.result, rep.data, rep.epoch, rep.strategy
     released = (ranking.hypervolume_cells, search_module.hypervolume_cells)
     rows = []
     for batch in batches:
@@ -119,7 +90,7 @@ def replay(record: dict[str, Any], n: int, batches: list[int]) -> list[dict[str,
             for stage in STAGES:
                 row[f"{stage}_{name}"] = float(prop.info.get(stage, 0.0))
             row[f"search_{name}"] = float(prop.info.get("seconds_total", 0.0))
-        row["fit_seconds"] = fit_seconds
+        row["fit_seconds"] = rep.fit_seconds
         row["identical"] = bool(np.array_equal(X["released"], X["fresh"]))
         if batch == run_batch:
             ran = result.X[n : n + batch]

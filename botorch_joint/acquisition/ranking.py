@@ -222,9 +222,6 @@ def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, n
     ref = np.asarray(ref, dtype=float).reshape(-1)
     front = np.asarray(front, dtype=float).reshape(-1, ref.size)
     import torch
-    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
-        FastNondominatedPartitioning,
-    )
 
     m = ref.size
     front = np.ascontiguousarray(front[np.all(front < ref, axis=1)])
@@ -233,6 +230,10 @@ def hypervolume_cells(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, n
     if cache is not None and key in cache:
         return cache[key]
     if m <= 2 or not len(front):
+        from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+            FastNondominatedPartitioning,
+        )
+
         part = FastNondominatedPartitioning(
             ref_point=torch.as_tensor(-ref), Y=torch.as_tensor(-front).reshape(-1, m)
         )

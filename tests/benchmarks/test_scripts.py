@@ -93,19 +93,26 @@ def test_corner_feasibility_smoke(tmp_path: Path) -> None:
     assert "| 0.50 |" in (tmp_path / "corner_feasibility.md").read_text()
 
 
-def test_polish_realised_replays_the_run_exactly(tmp_path: Path) -> None:
+def _small_gpr_run(tmp_path: Path, problem: str) -> Path:
+    """A finished ``run.py`` sweep: ``gpr`` on ``problem``, seed 0, 25 evaluations in
+    batches of 5 after 10 initial points."""
     import subprocess
-
-    from benchmarks import polish_realised
 
     out = tmp_path / "runs"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--problems", "weldedbeam",
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--problems", problem,
          "--methods", "gpr", "--seeds", "0", "--budget", "25", "--batch-size", "5",
          "--n-initial", "10", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def test_polish_realised_replays_the_run_exactly(tmp_path: Path) -> None:
+    from benchmarks import polish_realised
+
+    out = _small_gpr_run(tmp_path, "weldedbeam")
     rows = tmp_path / "rows.jsonl"
     args = ["--runs", str(out), "--problems", "weldedbeam", "--methods", "gpr"]
     args += ["--seeds", "0", "--epochs", "2", "--batch-size", "5", "--out", str(rows)]
@@ -120,18 +127,9 @@ def test_polish_realised_replays_the_run_exactly(tmp_path: Path) -> None:
 
 
 def test_search_seconds_shared_partitions_change_no_batch(tmp_path: Path) -> None:
-    import subprocess
-
     from benchmarks import search_seconds
 
-    out = tmp_path / "runs"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--problems", "c2dtlz2",
-         "--methods", "gpr", "--seeds", "0", "--budget", "25", "--batch-size", "5",
-         "--n-initial", "10", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    out = _small_gpr_run(tmp_path, "c2dtlz2")
     record = out / "records" / "c2dtlz2" / "gpr" / "seed0.json"
     md = tmp_path / "seconds.md"
     args = ["--record", str(record), "--n", "15", "--batch-sizes", "5", "3", "--out", str(md)]
