@@ -123,6 +123,17 @@ def replay_at(record: dict[str, Any], n: int, batch: int) -> Replay:
     return rep
 
 
+def row_for(record: dict[str, Any], n: int, **fields: Any) -> dict[str, Any]:
+    """The columns that name a replayed run at ``n`` evaluations, then ``fields``."""
+    return {
+        "problem": record["problem"],
+        "method": record["method"],
+        "seed": int(record["seed"]),
+        "n": n,
+        **fields,
+    }
+
+
 def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
     """Both batches proposed at ``n`` evaluations of ``record``'s run, evaluated."""
     import botorch_joint.acquisition.search as search_module
@@ -134,14 +145,7 @@ def replay(record: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
     ref = np.asarray(problem.ref_point, dtype=float)
     hv0 = feasible_hv(data.Y, data.C, data.failed, ref)
     norm = problem.max_hv or hv0 or 1.0
-    row: dict[str, Any] = {
-        "problem": record["problem"],
-        "method": record["method"],
-        "seed": int(record["seed"]),
-        "n": n,
-        "epoch": epoch,
-        "hv_before": hv0 / norm,
-    }
+    row = row_for(record, n, epoch=epoch, hv_before=hv0 / norm)
     # Both batches come from the same fitted models: only the polish differs.
     steps = search_module.POLISH_STEPS
     for name, polish_steps in (("polish", steps), ("off", 0)):

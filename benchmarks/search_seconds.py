@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.polish_realised import replay_at  # noqa: E402
+from benchmarks.polish_realised import replay_at, row_for  # noqa: E402
 
 STAGES = ("seconds_evolution", "seconds_cgd", "seconds_selection", "seconds_polish")
 
@@ -69,13 +69,7 @@ def replay(record: dict[str, Any], n: int, batches: list[int]) -> list[dict[str,
     released = (ranking.hypervolume_cells, search_module.hypervolume_cells)
     rows = []
     for batch in batches:
-        row: dict[str, Any] = {
-            "problem": record["problem"],
-            "method": record["method"],
-            "seed": int(record["seed"]),
-            "n": n,
-            "batch": batch,
-        }
+        row = row_for(record, n, batch=batch)
         X = {}
         for name in ("released", "fresh"):
             if name == "fresh":
